@@ -1,0 +1,63 @@
+/*
+ * config.h - every setting, read from the environment once at start-up.
+ *
+ * The table in config.c is the single list of variables filot-ocrd reads:
+ * documentation and deployment files are checked against it
+ * (filot-ocr config --list).  Validation failures name the variable, e.g.
+ *   OCR_GPU_CONCURRENCY must be an integer 1..64, got "abc"
+ * and the program exits with FILOT_EXIT_CONFIG.
+ */
+#ifndef FILOT_CONFIG_H
+#define FILOT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct filot_config {
+    /* compatibility names (filot-compat.md section 9) */
+    int concurrency;           /* OCR_GPU_CONCURRENCY: number of OCR workers */
+    bool gpu_enabled;          /* OCR_GPU_ENABLED "true"/"1" and NVIDIA_VISIBLE_DEVICES != "none" */
+    bool gpu_autofallback;     /* OCR_GPU_AUTOFALLBACK: anything but "false" */
+    /* runtime */
+    int health_port;           /* HEALTH_PORT, 0 disables the HTTP server */
+    char health_bind[64];      /* OCR_HEALTH_BIND, default 0.0.0.0 */
+    uint32_t drain_timeout_ms; /* OCR_DRAIN_TIMEOUT_MS */
+    uint32_t job_timeout_ms;   /* OCR_JOB_TIMEOUT_MS */
+    uint32_t gpu_deadline_ms;  /* OCR_GPU_DEADLINE_MS: worker waits this long for the GPU server */
+    uint32_t backoff_min_ms;   /* OCR_RESTART_BACKOFF_MIN_MS */
+    uint32_t backoff_max_ms;   /* OCR_RESTART_BACKOFF_MAX_MS */
+    uint64_t shm_size;         /* OCR_SHM_SIZE, bytes */
+    uint64_t max_pixels;       /* OCR_MAX_PIXELS */
+    uint32_t worker_max_jobs;  /* OCR_WORKER_MAX_JOBS */
+    uint32_t worker_max_rss_mb;/* OCR_WORKER_MAX_RSS_MB */
+    char langs[64];            /* OCR_LANGS */
+    char preprocess[128];      /* OCR_PREPROCESS: comma list of steps, "auto" or "none" */
+    bool gpu_emulate;          /* OCR_GPU_EMULATE: gpu-server runs the CPU twin (tests) */
+    char runtime_dir[108];     /* OCR_RUNTIME_DIR: sockets; default per instance */
+    enum log_level log_level;  /* OCR_LOG_LEVEL */
+    char job_source[160];      /* OCR_JOB_SOURCE: ipc:// URL of a job channel (filot-ocr) */
+    uint64_t max_download_bytes; /* OCR_MAX_DOWNLOAD_BYTES: largest document accepted */
+};
+
+/*
+ * Reads and validates every variable.  On failure writes one line naming the
+ * variable into err (and returns FILOT_EINVAL); the caller logs it and exits
+ * with FILOT_EXIT_CONFIG.
+ */
+int config_load(struct filot_config *cfg, char *err, size_t errlen);
+
+/* Iterates the table: name, default (may be ""), one-line description. */
+struct config_var {
+    const char *name;
+    const char *def;
+    const char *help;
+};
+const struct config_var *config_vars(size_t *count);
+
+/* Parses "2G", "512M", "64k" or plain bytes.  Returns 0 or FILOT_EINVAL. */
+int config_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * shm_pool.h - the shared-memory segment: header, worker table, slot pool.
+ *
+ * The supervisor creates one segment per instance (POSIX shm, reserved with
+ * posix_fallocate so a full /dev/shm fails at start-up, not with SIGBUS
+ * later) and passes the fd to its children.  Pixels live in slots; control
+ * messages only name a (slot, generation) pair.
+ *
+ * Slot life cycle (each arrow one compare-and-swap on state_gen, which packs
+ * the state and the generation so both are checked at once):
+ *
+ *   FREE --claim(worker, gen+1)--> OWNED --lend--> LENT --take(gpu)--> GPU
+ *   GPU --finish--> DONE --release--> FREE
+ *   worker gives up waiting:  LENT -> OWNED,  GPU -> ABANDONED,  DONE -> OWNED
+ *   gpu finishes an abandoned slot: ABANDONED -> FREE
+ *   supervisor, owner died:   GPU -> ABANDONED, anything else -> FREE (gen+1)
+ *   supervisor, gpu died:     GPU -> LENT (the owner recovers it), ABANDONED -> FREE
+ *
+ * The worker table is liveness information (the postmaster's PMChildFlags):
+ * workers write their own state and job start time, the supervisor writes
+ * pid and exit records.  No job data is stored here.
+ */
+#ifndef FILOT_SHM_POOL_H
+#define FILOT_SHM_POOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHM_MAGIC       0x52434f544f4c4946ULL /* "FILOTOCR" */
+#define SHM_VERSION     1u
+#define SHM_MAX_WORKERS 64
+
+enum slot_state {
+    SLOT_FREE = 0,
+    SLOT_OWNED = 1,
+    SLOT_LENT = 2,
+    SLOT_GPU = 3,
+    SLOT_DONE = 4,
+    SLOT_ABANDONED = 5
+};
+
+enum worker_state { WS_EMPTY = 0, WS_STARTING, WS_IDLE, WS_BUSY, WS_EXITING };
+
+/* Why the supervisor ended a worker (exit record). */
+enum exit_reason { ER_NONE = 0, ER_JOB_TIMEOUT = 1, ER_DRAIN_KILL = 2 };
+
+enum gpu_state { GPU_DOWN = 0, GPU_READY = 1, GPU_UNAVAILABLE = 2 };
+
+struct shm_slot {
+    _Atomic uint64_t state_gen; /* generation << 8 | state */
+    _Atomic int32_t owner_pid;
+    uint32_t reserved;
+    uint64_t offset;   /* from the start of the segment */
+    uint64_t capacity; /* bytes */
+};
+
+struct shm_worker {
+    _Atomic int32_t pid;             /* supervisor: at spawn; 0 after reap */
+    _Atomic uint32_t state;          /* worker: enum worker_state */
+    _Atomic uint64_t job_started_ms; /* worker: monotonic ms, 0 when idle */
+    _Atomic uint64_t jobs_done;      /* worker: all incarnations of this index */
+    _Atomic uint64_t gpu_jobs;
+    _Atomic uint64_t cpu_jobs;
+    _Atomic uint64_t rss_kb;
+    /* exit record, supervisor at reap; exits is bumped after the fields */
+    _Atomic int32_t last_pid;
+    _Atomic int32_t last_status; /* raw wait status */
+    _Atomic uint32_t last_reason;
+    _Atomic uint32_t exits;
+};
+
+struct shm_header {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;
+    uint64_t total_size;
+    uint32_t slot_count;
+    uint32_t worker_count;
+    uint64_t slot_bytes;
+    int32_t supervisor_pid;
+    uint32_t reserved;
+    _Atomic uint32_t draining;     /* supervisor: stop taking jobs */
+    _Atomic uint32_t gpu_state;    /* gpu-server sets READY, supervisor DOWN at reap */
+    _Atomic int32_t gpu_pid;
+    _Atomic uint32_t listener_resets;
+    char gpu_device[64];
+    struct shm_worker workers[SHM_MAX_WORKERS];
+    struct shm_slot slots[];
+};
+
+struct shm_pool {
+    struct shm_header *hdr;
+    uint8_t *base;
+    size_t size;
+    int fd;
+    bool owner;
+    char name[64];
+};
+
+/*
+ * Creates, reserves and initialises a segment named name ("/filot-ocrd.PID").
+ * slots slots share what the header leaves of size.  On failure err says
+ * why in terms of OCR_SHM_SIZE and /dev/shm.
+ */
+int shm_pool_create(struct shm_pool *p, const char *name, uint64_t size, uint32_t workers,
+                    uint32_t slots, char *err, size_t errlen);
+
+/* Maps an inherited fd (children) and validates the header. */
+int shm_pool_attach_fd(struct shm_pool *p, int fd, char *err, size_t errlen);
+
+/* Opens by name (diagnostic readers such as filot-ocr). */
+int shm_pool_attach_name(struct shm_pool *p, const char *name, char *err, size_t errlen);
+
+/* Unmaps; the creator also unlinks the name.  Safe on a zeroed pool. */
+void shm_pool_close(struct shm_pool *p);
+
+/* Makes the fd survive exec (clears FD_CLOEXEC). */
+int shm_pool_share_fd(struct shm_pool *p);
+
+uint8_t *slot_data(const struct shm_pool *p, uint32_t slot);
+uint64_t slot_capacity(const struct shm_pool *p, uint32_t slot);
+enum slot_state slot_state(const struct shm_pool *p, uint32_t slot, uint64_t *gen);
+
+/* Claims a FREE slot among [first, first+count) (a worker's own range). */
+int slot_claim(struct shm_pool *p, int32_t pid, uint32_t first, uint32_t count, uint32_t *slot,
+               uint64_t *gen);
+int slot_lend(struct shm_pool *p, uint32_t slot, uint64_t gen);
+int slot_gpu_take(struct shm_pool *p, uint32_t slot, uint64_t gen);
+int slot_gpu_finish(struct shm_pool *p, uint32_t slot, uint64_t gen);
+int slot_recover(struct shm_pool *p, uint32_t slot, uint64_t gen);
+void slot_release(struct shm_pool *p, uint32_t slot, uint64_t gen);
+
+/* Supervisor, after reaping pid.  Returns how many slots changed hands. */
+int shm_reclaim_worker(struct shm_pool *p, int32_t pid);
+int shm_reclaim_gpu(struct shm_pool *p);
+
+uint32_t shm_slots_in_use(const struct shm_pool *p);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages filot-ocrd needs, only when some are
+# missing.  Usage: scripts/deps.sh build|test|run
+# The package lists live in the Makefile (DEB_BUILD_PKGS etc.), so the
+# Dockerfile and this script cannot drift apart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-test}
+case "$what" in
+build) var=DEB_BUILD_PKGS ;;
+test) var=DEB_TEST_PKGS ;;
+run) var=DEB_RUN_PKGS ;;
+*) echo "usage: $0 build|test|run" >&2; exit 2 ;;
+esac
+# shellcheck disable=SC2207
+pkgs=($(make -s --no-print-directory print-$var))
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all ${#pkgs[@]} packages present"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,390 @@
+/*
+ * supervisor.c - start-up, signal handling, the periodic tick and shutdown
+ * of filot-ocrd.
+ */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../common/clock.h"
+#include "../common/log.h"
+#include "../common/status.h"
+#include "notify.h"
+#include "snapshot.h"
+
+extern char **environ;
+
+#define STABLE_MS       60000u
+#define CRASHLOOP_COUNT 5u
+#define CRASHLOOP_MS    10000u
+#define GPU_STOP_MS     3000u
+
+/* Directory of our own executable: the other programs live beside it. */
+static int find_bin_dir(char *out, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", out, len - 1);
+    if (n <= 0)
+        return FILOT_EIO;
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash == NULL)
+        return FILOT_EIO;
+    *slash = '\0';
+    return 0;
+}
+
+/* OCR_RUNTIME_DIR, or a private /tmp/filot-ocrd.<pid> we create and remove. */
+static int make_runtime_dir(struct supervisor *s)
+{
+    if (s->cfg.runtime_dir[0] != '\0') {
+        snprintf(s->runtime_dir, sizeof s->runtime_dir, "%s", s->cfg.runtime_dir);
+        if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
+            log_kv(LOG_ERROR, "OCR_RUNTIME_DIR cannot be created", LF_STR, "path",
+                   s->runtime_dir, LF_STR, "error", strerror(errno), LF_END);
+            return FILOT_EIO;
+        }
+        return 0;
+    }
+    snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/filot-ocrd.%d", (int)getpid());
+    if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
+        log_kv(LOG_ERROR, "cannot create runtime directory", LF_STR, "path", s->runtime_dir,
+               LF_STR, "error", strerror(errno), LF_END);
+        return FILOT_EIO;
+    }
+    s->own_runtime_dir = true;
+    return 0;
+}
+
+/* SIGCHLD, SIGTERM, SIGINT, SIGHUP arrive through a signalfd in the loop. */
+static int setup_signals(struct supervisor *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return FILOT_EIO;
+    signal(SIGPIPE, SIG_IGN);
+    s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return s->sigfd >= 0 ? 0 : FILOT_EIO;
+}
+
+static void init_children(struct supervisor *s)
+{
+    s->gpu = (struct child){.program = "filot-gpu-server", .index = -1, .last_status = -1};
+    for (int i = 0; i < s->nworkers; i++)
+        s->workers[i] = (struct child){.program = "filot-ocr-worker", .index = i, .last_status = -1};
+}
+
+int sup_init(struct supervisor *s)
+{
+    char err[512];
+    memset(s, 0, sizeof *s);
+    s->sigfd = -1;
+    s->parent_pipe[0] = s->parent_pipe[1] = -1;
+    log_init("filot-ocrd", LOG_INFO);
+    if (config_load(&s->cfg, err, sizeof err) != 0) {
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
+    log_init("filot-ocrd", s->cfg.log_level);
+    s->start_ms = clock_mono_ms();
+    s->nworkers = s->cfg.concurrency;
+    s->gpu_wanted = s->cfg.gpu_enabled || s->cfg.gpu_emulate;
+    s->policy = (struct child_policy){s->cfg.backoff_min_ms, s->cfg.backoff_max_ms, STABLE_MS,
+                                      CRASHLOOP_COUNT, CRASHLOOP_MS};
+    if (find_bin_dir(s->bin_dir, sizeof s->bin_dir) != 0 || setup_signals(s) != 0 ||
+        make_runtime_dir(s) != 0)
+        return FILOT_EXIT_FAILURE;
+    char name[64];
+    snprintf(name, sizeof name, "/filot-ocrd.%d", (int)getpid());
+    if (shm_pool_create(&s->pool, name, s->cfg.shm_size, (uint32_t)s->nworkers,
+                        (uint32_t)s->nworkers * 2, err, sizeof err) != 0) {
+        log_kv(LOG_ERROR, "Cannot create the shared-memory pool", LF_STR, "error", err, LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
+    if (shm_pool_share_fd(&s->pool) != 0 || pipe2(s->parent_pipe, O_CLOEXEC) != 0 ||
+        fcntl(s->parent_pipe[0], F_SETFD, 0) != 0) {
+        log_kv(LOG_ERROR, "Cannot set up descriptors for children", LF_STR, "error",
+               strerror(errno), LF_END);
+        return FILOT_EXIT_FAILURE;
+    }
+    s->env = (struct spawn_env){s->bin_dir, environ, s->pool.fd, s->parent_pipe[0], s->runtime_dir};
+    if (s->cfg.health_port != 0 &&
+        http_start(s->cfg.health_bind, s->cfg.health_port, &s->http) != 0)
+        return FILOT_EXIT_FAILURE;
+    notify_watchdog_interval_us(&s->watchdog_interval_us);
+    init_children(s);
+    log_kv(LOG_INFO, "filot-ocrd started", LF_INT, "concurrency", (long long)s->nworkers, LF_BOOL,
+           "gpuEnabled", s->cfg.gpu_enabled, LF_BOOL, "gpuEmulate", s->cfg.gpu_emulate, LF_BOOL,
+           "autoFallbackEnabled", s->cfg.gpu_autofallback, LF_INT, "shmBytes",
+           (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.hdr->slot_bytes,
+           LF_INT, "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir",
+           s->runtime_dir, LF_END);
+    uint64_t now = clock_mono_ms();
+    if (s->gpu_wanted)
+        child_event(&s->gpu, EV_START, now, &s->policy, &s->env);
+    for (int i = 0; i < s->nworkers; i++)
+        child_event(&s->workers[i], EV_START, now, &s->policy, &s->env);
+    return 0;
+}
+
+static struct child *find_child(struct supervisor *s, pid_t pid)
+{
+    if (s->gpu.pid == pid)
+        return &s->gpu;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].pid == pid)
+            return &s->workers[i];
+    return NULL;
+}
+
+/* Records the exit in shared memory and frees what the dead process held. */
+static void record_exit(struct supervisor *s, struct child *c, int status)
+{
+    if (c->index < 0) {
+        atomic_store(&s->pool.hdr->gpu_state, GPU_DOWN);
+        atomic_store(&s->pool.hdr->gpu_pid, 0);
+        shm_reclaim_gpu(&s->pool);
+        return;
+    }
+    struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    atomic_store(&w->last_pid, c->pid);
+    atomic_store(&w->last_status, status);
+    atomic_store(&w->last_reason, c->kill_for_timeout ? ER_JOB_TIMEOUT
+                                  : s->drain_killed   ? ER_DRAIN_KILL
+                                                      : ER_NONE);
+    atomic_store(&w->state, WS_EMPTY);
+    atomic_store(&w->job_started_ms, 0);
+    atomic_store(&w->pid, 0);
+    atomic_fetch_add(&w->exits, 1);
+    shm_reclaim_worker(&s->pool, c->pid);
+}
+
+static void log_exit(const struct child *c, int status)
+{
+    if (WIFSIGNALED(status))
+        log_kv(LOG_WARN, "Child exited on signal", LF_STR, "program", c->program, LF_INT, "index",
+               (long long)c->index, LF_INT, "childPid", (long long)c->pid, LF_INT, "signal",
+               (long long)WTERMSIG(status), LF_BOOL, "coreDumped", WCOREDUMP(status), LF_BOOL,
+               "jobTimeout", c->kill_for_timeout, LF_END);
+    else
+        log_kv(WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARN, "Child exited", LF_STR, "program",
+               c->program, LF_INT, "index", (long long)c->index, LF_INT, "childPid",
+               (long long)c->pid, LF_INT, "exitCode", (long long)WEXITSTATUS(status), LF_END);
+}
+
+/* Reaps every dead child, ours or orphans re-parented to us as PID 1. */
+static void reap(struct supervisor *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct child *c = find_child(s, pid);
+        if (c == NULL)
+            continue;
+        c->last_status = status;
+        log_exit(c, status);
+        record_exit(s, c, status);
+        enum child_event ev = child_exit_event(c, status);
+        if (ev == EV_EXIT_RECYCLE && c->kill_for_timeout)
+            s->timeouts_total++;
+        else if (ev == EV_EXIT_RECYCLE)
+            s->recycles_total++;
+        c->pid = 0;
+        if (ev == EV_EXIT_PERMANENT && c->index < 0 && WEXITSTATUS(status) == FILOT_EXIT_NO_DEVICE)
+            atomic_store(&s->pool.hdr->gpu_state, GPU_UNAVAILABLE);
+        child_event(c, ev, clock_mono_ms(), &s->policy, &s->env);
+    }
+}
+
+/* First signal: stop taking work and let jobs finish.  Second: kill now. */
+static void begin_drain(struct supervisor *s, int sig)
+{
+    uint64_t now = clock_mono_ms();
+    if (s->draining) {
+        log_kv(LOG_WARN, "Second stop signal: killing children now", LF_INT, "signal",
+               (long long)sig, LF_END);
+        s->drain_deadline_ms = now;
+        return;
+    }
+    s->draining = true;
+    s->drain_deadline_ms = now + s->cfg.drain_timeout_ms;
+    atomic_store(&s->pool.hdr->draining, 1);
+    notify_stopping();
+    log_kv(LOG_INFO, "Draining: no new jobs; waiting for in-flight jobs", LF_INT, "signal",
+           (long long)sig, LF_INT, "drainTimeoutMs", (long long)s->cfg.drain_timeout_ms, LF_END);
+    for (int i = 0; i < s->nworkers; i++)
+        child_event(&s->workers[i], EV_STOP, now, &s->policy, &s->env);
+}
+
+void sup_wait_signals(struct supervisor *s, uint32_t timeout_ms)
+{
+    struct pollfd pfd = {.fd = s->sigfd, .events = POLLIN};
+    if (poll(&pfd, 1, (int)timeout_ms) <= 0)
+        return;
+    struct signalfd_siginfo si;
+    while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            reap(s);
+            break;
+        case SIGTERM:
+        case SIGINT:
+        case SIGQUIT:
+            begin_drain(s, (int)si.ssi_signo);
+            break;
+        default: /* SIGHUP: nothing to reload; logged for the operator */
+            log_kv(LOG_INFO, "Ignoring signal", LF_INT, "signal", (long long)si.ssi_signo, LF_END);
+            break;
+        }
+    }
+}
+
+/* Kills a worker whose job runs past OCR_JOB_TIMEOUT_MS (Tesseract's own
+ * deadline does not cover layout analysis, where it can hang). */
+static void enforce_job_deadline(struct supervisor *s, struct child *c, uint64_t now)
+{
+    struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    uint64_t started = atomic_load(&w->job_started_ms);
+    if (c->pid <= 0 || c->kill_for_timeout || atomic_load(&w->state) != WS_BUSY || started == 0 ||
+        now - started <= s->cfg.job_timeout_ms)
+        return;
+    log_kv(LOG_ERROR, "Job exceeded OCR_JOB_TIMEOUT_MS; killing worker", LF_INT, "index",
+           (long long)c->index, LF_INT, "childPid", (long long)c->pid, LF_INT, "runningMs",
+           (long long)(now - started), LF_INT, "timeoutMs", (long long)s->cfg.job_timeout_ms,
+           LF_END);
+    c->kill_for_timeout = true;
+    kill(c->pid, SIGKILL);
+}
+
+static bool worker_reports_ready(const struct supervisor *s, const struct child *c)
+{
+    const struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    uint32_t st = atomic_load(&w->state);
+    return atomic_load(&w->pid) == c->pid && (st == WS_IDLE || st == WS_BUSY);
+}
+
+/* Children are registered in shm by pid as soon as they are spawned. */
+static void register_pid(struct supervisor *s, struct child *c)
+{
+    if (c->index >= 0 && c->pid > 0 && c->state == CS_STARTING)
+        atomic_store(&s->pool.hdr->workers[c->index].pid, c->pid);
+}
+
+static void tick_child(struct supervisor *s, struct child *c, uint64_t now)
+{
+    register_pid(s, c);
+    if (c->state == CS_BACKOFF && now >= c->restart_at_ms && !s->draining)
+        child_event(c, EV_TIMER, now, &s->policy, &s->env);
+    if (c->state == CS_STARTING) {
+        bool ready = c->index < 0 ? atomic_load(&s->pool.hdr->gpu_state) == GPU_READY &&
+                                        atomic_load(&s->pool.hdr->gpu_pid) == c->pid
+                                  : worker_reports_ready(s, c);
+        if (ready)
+            child_event(c, EV_READY, now, &s->policy, &s->env);
+    }
+    if (c->index >= 0)
+        enforce_job_deadline(s, c, now);
+}
+
+static bool workers_down(const struct supervisor *s)
+{
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].pid > 0)
+            return false;
+    return true;
+}
+
+/* Drain: workers finish their job and exit; then the GPU server goes. */
+static void tick_drain(struct supervisor *s, uint64_t now)
+{
+    if (!s->drain_killed && now >= s->drain_deadline_ms && !workers_down(s)) {
+        log_kv(LOG_WARN, "Drain timeout: killing remaining workers", LF_INT, "drainTimeoutMs",
+               (long long)s->cfg.drain_timeout_ms, LF_END);
+        s->drain_killed = true;
+        for (int i = 0; i < s->nworkers; i++)
+            if (s->workers[i].pid > 0)
+                kill(s->workers[i].pid, SIGKILL);
+    }
+    if (workers_down(s) && s->gpu.pid > 0 && s->gpu.state != CS_STOPPING) {
+        child_event(&s->gpu, EV_STOP, now, &s->policy, &s->env);
+        s->drain_deadline_ms = now + GPU_STOP_MS;
+    } else if (workers_down(s) && s->gpu.pid > 0 && now >= s->drain_deadline_ms) {
+        kill(s->gpu.pid, SIGKILL);
+    }
+    if (workers_down(s) && s->gpu.pid <= 0 && s->gpu.state == CS_BACKOFF)
+        child_event(&s->gpu, EV_STOP, now, &s->policy, &s->env);
+}
+
+void sup_tick(struct supervisor *s, uint64_t now)
+{
+    if (s->gpu_wanted)
+        tick_child(s, &s->gpu, now);
+    for (int i = 0; i < s->nworkers; i++)
+        tick_child(s, &s->workers[i], now);
+    if (s->draining)
+        tick_drain(s, now);
+}
+
+void sup_report(struct supervisor *s, uint64_t now)
+{
+    static struct sup_snapshot snap;
+    snapshot_build(s, now, &snap);
+    if (s->http != NULL)
+        http_publish(s->http, &snap);
+    if (!s->notified_ready && snap.workers_ready == s->nworkers && !s->draining) {
+        s->notified_ready = true;
+        notify_ready("all workers ready");
+        log_kv(LOG_INFO, "GPU OCR worker started", LF_INT, "concurrency", (long long)s->nworkers,
+               LF_STR, "gpu", snap.gpu_state, LF_INT, "startupMs", (long long)snap.uptime_ms,
+               LF_END);
+    }
+    char line[128];
+    snprintf(line, sizeof line, "%d/%d workers ready, %d busy, gpu %s%s", snap.workers_ready,
+             s->nworkers, snap.workers_busy, snap.gpu_state, s->draining ? ", draining" : "");
+    if (strcmp(line, s->last_status_line) != 0) {
+        memcpy(s->last_status_line, line, sizeof line);
+        notify_status("%s", line);
+    }
+    if (s->watchdog_interval_us != 0 && now >= s->next_watchdog_ms) {
+        notify_watchdog();
+        s->next_watchdog_ms = now + s->watchdog_interval_us / 1000u;
+    }
+}
+
+bool sup_done(const struct supervisor *s)
+{
+    return s->draining && workers_down(s) && s->gpu.pid <= 0;
+}
+
+void sup_shutdown(struct supervisor *s)
+{
+    log_kv(LOG_INFO, "filot-ocrd stopped", LF_INT, "uptimeMs",
+           (long long)(clock_mono_ms() - s->start_ms), LF_END);
+    http_stop(s->http);
+    shm_pool_close(&s->pool);
+    if (s->own_runtime_dir) {
+        char path[160];
+        const char *socks[] = {"gpu.sock", "jobs.sock"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(path, sizeof path, "%s/%s", s->runtime_dir, socks[i]);
+            unlink(path);
+        }
+        rmdir(s->runtime_dir);
+    }
+}

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# gen-cards.sh - synthetic KTP / NPWP card images with ground truth.
+#
+# Usage: tests/gen-cards.sh [--seed N] [--count N] [--type KTP|NPWP|mixed]
+#                           [--degrade none|light] [--layout columns|inline]
+#                           [--jobs N] OUTDIR
+#
+# For each card writes OUTDIR/<name>.png (colour, 1011x638 at 300 dpi) and
+# OUTDIR/<name>.json (the field values drawn on the card, keyed like the
+# parser's output plus "documentType"), and appends "<name>.png<TAB>TYPE" to
+# OUTDIR/manifest.tsv (no header line; the file is rewritten on every run).
+#
+# Determinism: all field values come from bash's $RANDOM seeded with --seed,
+# noise uses ImageMagick's -seed, and PNG time chunks are excluded, so the same
+# arguments give byte-identical files on the same bash/ImageMagick versions.
+#
+# Field values are valid, not just well formed: the NIK is province + city +
+# district codes of a real region, DDMMYY birth date (day + 40 for women) and
+# a serial 0001..9999; the NPWP carries a Luhn check digit over its first 8
+# digits.
+#
+# --layout columns (default) draws labels, colons and values in aligned
+# columns like a real KTP; tesseract's PSM 3 then often returns the label
+# column and the value column as separate blocks.  --layout inline draws each
+# row as one "Label : value" string (the original's mock texts); the field
+# values are the same for a given seed in both layouts.  Text is passed inline to `convert` (Debian's policy blocks @file).
+#
+# SC2034: the tables are read through `local -n` in pick(); SC2054: commas in
+# ImageMagick arguments (25%,80%) are not array separators.
+# shellcheck disable=SC2034,SC2054
+set -euo pipefail
+
+seed=1
+count=10
+type=KTP
+degrade=none
+layout=columns
+jobs=$(nproc 2>/dev/null || echo 1)
+outdir=
+
+usage() {
+    echo "usage: $0 [--seed N] [--count N] [--type KTP|NPWP|mixed]" \
+        "[--degrade none|light] [--layout columns|inline] [--jobs N] OUTDIR" >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --seed) seed=${2:?}; shift 2 ;;
+    --count) count=${2:?}; shift 2 ;;
+    --type) type=${2:?}; shift 2 ;;
+    --degrade) degrade=${2:?}; shift 2 ;;
+    --jobs) jobs=${2:?}; shift 2 ;;
+    --layout) layout=${2:?}; shift 2 ;;
+    -h | --help) usage ;;
+    -*) usage ;;
+    *) [ -z "$outdir" ] || usage; outdir=$1; shift ;;
+    esac
+done
+[ -n "$outdir" ] || usage
+[[ $seed =~ ^[0-9]+$ && $count =~ ^[0-9]+$ && $jobs =~ ^[1-9][0-9]*$ ]] || usage
+case $type in KTP | NPWP | mixed) ;; *) usage ;; esac
+case $degrade in none | light) ;; *) usage ;; esac
+case $layout in columns | inline) ;; *) usage ;; esac
+command -v convert >/dev/null || { echo "$0: ImageMagick convert not found" >&2; exit 1; }
+
+# Region table: province code|province|city code|city (as printed on KTPs).
+REGIONS=(
+    "11|ACEH|71|KOTA BANDA ACEH"
+    "12|SUMATERA UTARA|71|KOTA MEDAN"
+    "13|SUMATERA BARAT|71|KOTA PADANG"
+    "14|RIAU|71|KOTA PEKANBARU"
+    "16|SUMATERA SELATAN|71|KOTA PALEMBANG"
+    "18|LAMPUNG|71|KOTA BANDAR LAMPUNG"
+    "21|KEPULAUAN RIAU|71|KOTA BATAM"
+    "31|DKI JAKARTA|71|JAKARTA PUSAT"
+    "31|DKI JAKARTA|72|JAKARTA UTARA"
+    "31|DKI JAKARTA|73|JAKARTA BARAT"
+    "31|DKI JAKARTA|74|JAKARTA SELATAN"
+    "31|DKI JAKARTA|75|JAKARTA TIMUR"
+    "32|JAWA BARAT|01|KABUPATEN BOGOR"
+    "32|JAWA BARAT|73|KOTA BANDUNG"
+    "32|JAWA BARAT|75|KOTA BEKASI"
+    "33|JAWA TENGAH|74|KOTA SEMARANG"
+    "33|JAWA TENGAH|72|KOTA SURAKARTA"
+    "34|DI YOGYAKARTA|04|KABUPATEN SLEMAN"
+    "34|DI YOGYAKARTA|71|KOTA YOGYAKARTA"
+    "35|JAWA TIMUR|78|KOTA SURABAYA"
+    "35|JAWA TIMUR|73|KOTA MALANG"
+    "36|BANTEN|71|KOTA TANGERANG"
+    "36|BANTEN|74|KOTA TANGERANG SELATAN"
+    "51|BALI|71|KOTA DENPASAR"
+    "52|NUSA TENGGARA BARAT|71|KOTA MATARAM"
+    "61|KALIMANTAN BARAT|71|KOTA PONTIANAK"
+    "64|KALIMANTAN TIMUR|72|KOTA SAMARINDA"
+    "71|SULAWESI UTARA|71|KOTA MANADO"
+    "73|SULAWESI SELATAN|71|KOTA MAKASSAR"
+    "81|MALUKU|71|KOTA AMBON"
+    "94|PAPUA|71|KOTA JAYAPURA"
+)
+FIRST_M=(BUDI AGUS EKO JOKO ANDI RUDI HENDRA DEDI BAMBANG SURYA RIZKY FAJAR
+    MUHAMMAD AHMAD DIMAS ARIF YOGA IRFAN HARIS WAHYU TEGUH BAYU ILHAM)
+FIRST_F=(SITI DEWI SRI RINA LESTARI PUTRI AYU INDAH NUR FITRI ANISA MAYA
+    RATNA WULAN DIAN YULIA NOVI MEGA TRI KARTIKA INTAN RAHMA)
+LAST=(SANTOSO WIJAYA SAPUTRA SETIAWAN HIDAYAT PRATAMA KURNIAWAN NUGROHO
+    LESTARI RAHAYU WIBOWO SUSANTO GUNAWAN HALIM SIREGAR NASUTION SIMANJUNTAK
+    HUTAPEA PURNOMO HARAHAP KUSUMA PERMANA SUHENDRA)
+PLACES=(JAKARTA BANDUNG SURABAYA MEDAN SEMARANG MAKASSAR PALEMBANG DENPASAR
+    YOGYAKARTA MALANG BOGOR PADANG PONTIANAK MANADO AMBON JAYAPURA
+    "TANJUNG PINANG" "BANDAR LAMPUNG" "BANDA ACEH" "PANGKAL PINANG")
+STREETS=(MAWAR MELATI ANGGREK KENANGA SUDIRMAN THAMRIN "GATOT SUBROTO" MERDEKA
+    DIPONEGORO "HAYAM WURUK" "KEBON JERUK" CEMPAKA "RAYA BOGOR" KARTINI
+    "AHMAD YANI" PEMUDA "SISINGAMANGARAJA" "PANGERAN ANTASARI")
+KELURAHAN=(MENTENG GAMBIR CIKINI KEBAYORAN TEBET CILANDAK PASAR MINGGU
+    SUKAJADI CIBEUNYING TEGALSARI WONOKROMO GUBENG DARMO LOWOKWARU SUKAMAJU)
+RELIGIONS=(ISLAM ISLAM ISLAM KRISTEN KATOLIK HINDU BUDDHA KONGHUCU)
+MARITAL=("BELUM KAWIN" KAWIN KAWIN "CERAI HIDUP" "CERAI MATI")
+JOBS=("KARYAWAN SWASTA" "PELAJAR/MAHASISWA" WIRASWASTA "PEGAWAI NEGERI SIPIL"
+    "MENGURUS RUMAH TANGGA" "BURUH HARIAN LEPAS" PEDAGANG GURU)
+KPP=("KPP PRATAMA JAKARTA SETIABUDI" "KPP PRATAMA BANDUNG CIBEUNYING"
+    "KPP PRATAMA SURABAYA GUBENG" "KPP PRATAMA MEDAN BARAT"
+    "KPP PRATAMA DENPASAR TIMUR" "KPP PRATAMA SEMARANG CANDISARI")
+
+# pick ARRAY_NAME: REPLY = a random element.  Never call $RANDOM in a
+# subshell: bash reseeds it there and determinism would be lost.
+pick() {
+    local -n arr=$1
+    REPLY=${arr[RANDOM % ${#arr[@]}]}
+}
+
+# rand LO HI: REPLY = uniform integer in [LO, HI] (30 random bits).
+rand() {
+    REPLY=$((($1) + ((RANDOM << 15 | RANDOM) % (($2) - ($1) + 1))))
+}
+
+# random_name SEX: REPLY = "FIRST LAST" or "FIRST MIDDLE LAST".
+random_name() {
+    local first mid=
+    if [ "$1" = F ]; then pick FIRST_F; else pick FIRST_M; fi
+    first=$REPLY
+    if ((RANDOM % 3 == 0)); then
+        if [ "$1" = F ]; then pick FIRST_F; else pick FIRST_M; fi
+        [ "$REPLY" = "$first" ] || mid="$REPLY "
+    fi
+    pick LAST
+    REPLY="$first $mid$REPLY"
+}
+
+# random_birth: sets b_day b_mon b_year (a real calendar date, 1950..2006).
+random_birth() {
+    local dim=(31 28 31 30 31 30 31 31 30 31 30 31)
+    rand 1950 2006; b_year=$REPLY
+    rand 1 12; b_mon=$REPLY
+    if ((b_mon == 2 && b_year % 4 == 0)); then dim[1]=29; fi
+    rand 1 "${dim[b_mon - 1]}"; b_day=$REPLY
+}
+
+# luhn DIGITS: REPLY = the Luhn check digit for DIGITS.
+luhn() {
+    local d=$1 sum=0 i v dbl=1
+    for ((i = ${#d} - 1; i >= 0; i--)); do
+        v=${d:i:1}
+        if ((dbl)); then v=$((v * 2)); ((v > 9)) && v=$((v - 9)); fi
+        sum=$((sum + v)); dbl=$((!dbl))
+    done
+    REPLY=$(((10 - sum % 10) % 10))
+}
+
+# Degradation of a scanned/photographed card; the noise seed is per card.
+degrade_args() {
+    DEG=()
+    [ "$degrade" = light ] || return 0
+    local r sign=
+    rand -30 30; r=$REPLY
+    if ((r < 0)); then sign=-; r=$((-r)); fi
+    DEG=(+level 25%,80% -blur 0x0.8 -attenuate 0.6 -seed "$1" +noise Gaussian
+        -background white -rotate "$sign$((r / 10)).$((r % 10))" +repage)
+}
+
+# Common output settings: colour PNG, 8-bit, 300 dpi, no time chunks.  Noisy
+# images do not compress: zlib level 0 saves ~0.3 s per card over the default.
+OUTARGS=(-units PixelsPerInch -density 300 -depth 8 -define png:exclude-chunk=date,time)
+[ "$degrade" = none ] || OUTARGS+=(-quality 1)
+
+# render FILE: runs convert on ARGS + DEG in the background, at most $jobs at
+# once.  Field values were already drawn in this shell, so the parallelism
+# does not affect determinism.
+running=0
+failed=0
+render() {
+    if ((running >= jobs)); then
+        wait -n || failed=1
+        running=$((running - 1))
+    fi
+    convert "${ARGS[@]}" "${DEG[@]}" "${OUTARGS[@]}" "$1" &
+    running=$((running + 1))
+}
+
+# field LABEL VALUE Y [LABEL_X [VALUE_X]]: appends a row at Y to ARGS in the
+# current font.  columns: label, then ":" and value in aligned columns (a real
+# KTP); inline: "LABEL : VALUE" as one string (the original's mock texts).
+field() {
+    if [ "$layout" = inline ]; then
+        ARGS+=(-annotate "+${4:-30}+$3" "$1 : $2")
+    else
+        ARGS+=(-annotate "+${4:-30}+$3" "$1" -annotate "+245+$3" ":"
+            -annotate "+${5:-265}+$3" "$2")
+    fi
+}
+
+gen_ktp() { # NAME CARDSEED
+    local sex gender name place nik region pcode prov ccode city dd dob addr rel mar job
+    local kel kec y
+    pick REGIONS; IFS='|' read -r pcode prov ccode city <<<"$REPLY"
+    if ((RANDOM % 2)); then sex=F; gender=PEREMPUAN; else sex=M; gender=LAKI-LAKI; fi
+    random_name "$sex"; name=$REPLY
+    pick PLACES; place=$REPLY
+    random_birth
+    printf -v dob '%02d-%02d-%04d' "$b_day" "$b_mon" "$b_year"
+    dd=$b_day; [ "$sex" = F ] && dd=$((dd + 40))
+    rand 1 30; printf -v region '%s%s%02d' "$pcode" "$ccode" "$REPLY"
+    rand 1 9999
+    printf -v nik '%s%02d%02d%02d%04d' "$region" "$dd" "$b_mon" $((b_year % 100)) "$REPLY"
+    pick STREETS; addr="JL. $REPLY NO. $((RANDOM % 250 + 1))"
+    pick KELURAHAN; kel=$REPLY
+    pick KELURAHAN; kec=$REPLY
+    pick RELIGIONS; rel=$REPLY
+    pick MARITAL; mar=$REPLY
+    pick JOBS; job=$REPLY
+    local rt rw
+    printf -v rt '%03d' $((RANDOM % 20 + 1)); printf -v rw '%03d' $((RANDOM % 15 + 1))
+    local issued
+    rand 2012 2023; printf -v issued '%02d-%02d-%04d' $((RANDOM % 28 + 1)) $((RANDOM % 12 + 1)) "$REPLY"
+
+    degrade_args "$2"
+    ARGS=(-size 1011x638 "xc:#dbe9f6" -fill black -gravity North
+        -font DejaVu-Sans-Bold -pointsize 26 -annotate +0+16 "PROVINSI $prov"
+        -annotate +0+50 "$city" -gravity NorthWest
+        -pointsize 30)
+    field "NIK" "$nik" 100 30 275
+    ARGS+=(-font DejaVu-Sans -pointsize 21)
+    y=152
+    field "Nama" "$name" $y; y=$((y + 31))
+    field "Tempat/Tgl Lahir" "$place, $dob" $y; y=$((y + 31))
+    field "Jenis Kelamin" "$gender" $y; y=$((y + 31))
+    field "Alamat" "$addr" $y; y=$((y + 31))
+    field "RT/RW" "$rt/$rw" $y 60; y=$((y + 31))
+    field "Kel/Desa" "$kel" $y 60; y=$((y + 31))
+    field "Kecamatan" "$kec" $y 60; y=$((y + 31))
+    field "Agama" "$rel" $y; y=$((y + 31))
+    field "Status Perkawinan" "$mar" $y; y=$((y + 31))
+    field "Pekerjaan" "$job" $y; y=$((y + 31))
+    field "Kewarganegaraan" "WNI" $y; y=$((y + 31))
+    field "Berlaku Hingga" "SEUMUR HIDUP" $y
+    # Photo area and issuing place/date, right column.
+    ARGS+=(-fill "#b7c4d1" -draw "rectangle 770,110 960,360" -fill black -pointsize 16
+        -annotate +800+380 "${city#KOTA }" -annotate +815+402 "$issued")
+    render "$outdir/$1.png"
+    printf '{"documentType":"KTP","nik":"%s","name":"%s","birthPlace":"%s","birthDate":"%s",' \
+        "$nik" "$name" "$place" "$dob" >"$outdir/$1.json"
+    printf '"gender":"%s","address":"%s","religion":"%s","maritalStatus":"%s"}\n' \
+        "$gender" "$addr" "$rel" "$mar" >>"$outdir/$1.json"
+}
+
+gen_npwp() { # NAME CARDSEED
+    local sex name digits npwp nik addr kpp reg
+    if ((RANDOM % 2)); then sex=F; else sex=M; fi
+    random_name "$sex"; name=$REPLY
+    # Individual taxpayers: type 07..09, 6-digit serial, Luhn digit, KPP, 000.
+    rand 7 9; printf -v digits '%02d' "$REPLY"
+    rand 1 999999; printf -v REPLY '%06d' "$REPLY"; digits+=$REPLY
+    luhn "$digits"; digits+=$REPLY
+    rand 1 999; printf -v REPLY '%03d000' "$REPLY"; digits+=$REPLY
+    npwp="${digits:0:2}.${digits:2:3}.${digits:5:3}.${digits:8:1}-${digits:9:3}.${digits:12:3}"
+    local pcode prov ccode city
+    pick REGIONS; IFS='|' read -r pcode prov ccode city <<<"$REPLY"
+    random_birth
+    rand 1 9999
+    local dd=$b_day
+    [ "$sex" = F ] && dd=$((dd + 40))
+    printf -v nik '%s%s%02d%02d%02d%02d%04d' "$pcode" "$ccode" $((RANDOM % 30 + 1)) \
+        "$dd" "$b_mon" $((b_year % 100)) "$REPLY"
+    pick STREETS; addr="JL. $REPLY NO. $((RANDOM % 250 + 1))"
+    pick KPP; kpp=$REPLY
+    rand 2005 2023; printf -v reg '%02d-%02d-%04d' $((RANDOM % 28 + 1)) $((RANDOM % 12 + 1)) "$REPLY"
+
+    degrade_args "$2"
+    ARGS=(-size 1011x638 "xc:#eef1f4" -fill black -gravity NorthWest
+        -font DejaVu-Sans-Bold -pointsize 20
+        -annotate +30+20 "KEMENTERIAN KEUANGAN REPUBLIK INDONESIA"
+        -annotate +30+48 "DIREKTORAT JENDERAL PAJAK"
+        -pointsize 30)
+    field "NPWP" "$npwp" 120 30 275
+    ARGS+=(-font DejaVu-Sans -pointsize 22)
+    field "Nama" "$name" 180
+    field "NIK" "$nik" 215
+    field "Alamat" "$addr" 250
+    local addr2x=265
+    [ "$layout" = columns ] || addr2x=120
+    ARGS+=(-annotate "+${addr2x}+280" "${city}, $prov" -annotate +30+340 "$kpp"
+        -annotate +30+375 "Tanggal Terdaftar : $reg")
+    render "$outdir/$1.png"
+    printf '{"documentType":"NPWP","npwpNumber":"%s","name":"%s"}\n' "$npwp" "$name" \
+        >"$outdir/$1.json"
+}
+
+mkdir -p "$outdir"
+: >"$outdir/manifest.tsv"
+RANDOM=$seed
+for ((i = 1; i <= count; i++)); do
+    t=$type
+    if [ "$t" = mixed ]; then
+        if ((RANDOM % 2)); then t=NPWP; else t=KTP; fi
+    fi
+    lower=${t,,}
+    printf -v card '%s-%04d' "$lower" "$i"
+    "gen_$lower" "$card" $((seed * 100000 + i))
+    printf '%s.png\t%s\n' "$card" "$t" >>"$outdir/manifest.tsv"
+done
+while ((running > 0)); do
+    wait -n || failed=1
+    running=$((running - 1))
+done
+if ((failed)); then
+    echo "$0: convert failed" >&2
+    exit 1
+fi

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs test binaries one after another, keeps going after a failure, and
+# ends with one summary line ("N passed, N failed").  Each binary is a
+# Check suite; a binary that ran zero checks counts as failed.
+set -u
+passed=0
+failed=0
+failed_names=()
+for t in "$@"; do
+    echo "=== ${t##*/}"
+    out=$(mktemp)
+    start=$(date +%s)
+    "$t" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    secs=$(( $(date +%s) - start ))
+    if [ "$rc" -eq 0 ] && grep -qE '^[0-9]+%: Checks: [1-9]' "$out"; then
+        passed=$((passed + 1))
+        echo "--- ${t##*/}: ok (${secs}s)"
+    else
+        failed=$((failed + 1))
+        failed_names+=("${t##*/}")
+        echo "--- ${t##*/}: FAILED (rc=$rc, ${secs}s)"
+    fi
+    rm -f "$out"
+done
+echo
+[ "$failed" -eq 0 ] || echo "failed suites: ${failed_names[*]}"
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
