@@ -16,6 +16,8 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl
+# Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
+-include infra/docker/packages.mk
 CPPFLAGS  += -D_GNU_SOURCE -I.
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
