@@ -6,15 +6,16 @@ BUILD     := build
 BIN       := $(BUILD)/bin
 OBJ       := $(BUILD)/obj
 
-PKGS      := tesseract lept jansson libmicrohttpd libsystemd
+PKGS      := tesseract lept jansson libmicrohttpd libsystemd libcurl libpq hiredis poppler-glib cairo
 
 # Debian 12 packages (scripts/deps.sh installs them; the Dockerfile uses
 # the runtime list).  print-VAR prints one of these lists.
 DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev libnng-dev \
-                    libjansson-dev libmicrohttpd-dev libsystemd-dev
+                    libjansson-dev libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev \
+                    libpq-dev libhiredis-dev libpoppler-glib-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
-                    prometheus curl procps
+                    prometheus curl procps redis-server postgresql-15 python3
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
@@ -83,21 +84,21 @@ $(BIN)/filot-ocr-worker: $(OBJ)/ocr-workers/main.o $(LIBWORKER) $(LIBCOMMON)
 $(BIN)/filot-ocr: $(call obj,$(wildcard cli/*.c)) $(LIBWORKER) $(LIBCOMMON)
 $(BIN)/filot-gpu-server: $(OBJ)/gpu-server/main.o $(LIBGPU) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CUDA_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS) $(CUDA_LIBS)
 $(BIN)/%:
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 # Unit and process tests (Check).  Each test binary links every library;
 # the archive linker pulls in only what it uses.
 TEST_LIBS := $(LIBWORKER) $(LIBSUP) $(LIBGPU) $(LIBCOMMON)
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)
 $(BUILD)/tests/%: tests/process/%.c tests/process/proc_util.c $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $^ \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(shell pkg-config --libs check)
 
 # `make test`: install packages (scripts/deps.sh), build, run every suite.

@@ -17,7 +17,17 @@
 #include "preproc.h"
 #include "status.h"
 
-enum var_kind { K_INT, K_SIZE, K_STR, K_BOOL_TRUE1, K_BOOL_NOTFALSE, K_BOOL_01, K_LOGLEVEL, K_STEPS };
+enum var_kind {
+    K_INT,
+    K_SIZE,
+    K_STR,
+    K_BOOL_TRUE1,
+    K_BOOL_NOTFALSE,
+    K_BOOL_01,
+    K_LOGLEVEL,
+    K_STEPS,
+    K_PII
+};
 
 struct var_def {
     struct config_var pub;
@@ -28,7 +38,10 @@ struct var_def {
     size_t strsize;  /* K_STR capacity */
 };
 
-#define OFF(field) offsetof(struct filot_config, field)
+#define OFF(field)  offsetof(struct filot_config, field)
+#define SIZE(field) sizeof(((struct filot_config *)0)->field)
+#define STR(name, def, help, field) {{name, def, help}, K_STR, OFF(field), 0, 0, SIZE(field)}
+#define INT(name, def, help, field, lo, hi) {{name, def, help}, K_INT, OFF(field), lo, hi, 0}
 #define NONE ((size_t)-1)
 
 static const struct var_def vars[] = {
@@ -77,6 +90,47 @@ static const struct var_def vars[] = {
      K_STR, OFF(job_source), 0, 0, sizeof(((struct filot_config *)0)->job_source)},
     {{"OCR_MAX_DOWNLOAD_BYTES", "20M", "largest document (file or object) accepted, bytes"}, K_SIZE,
      OFF(max_download_bytes), 1024, 1LL << 30, 0},
+    STR("OCR_GPU_QUEUE_KEY", "filot:ocr:gpu:queue", "Redis list of document ids to process",
+        queue_key),
+    STR("OCR_GPU_PROCESSING_KEY", "filot:ocr:gpu:processing", "Redis set of claimed document ids",
+        processing_key),
+    STR("OCR_GPU_ATTEMPTS_KEY", "filot:ocr:gpu:attempts", "Redis hash of attempt counts",
+        attempts_key),
+    STR("OCR_GPU_PUBLISH_CHANNEL", "filot:ocr:gpu:results", "Redis channel results are published on",
+        publish_channel),
+    INT("OCR_GPU_POLL_INTERVAL", "1000", "ms between queue polls when the queue is empty",
+        poll_interval_ms, 10, 600000),
+    INT("OCR_GPU_MAX_RETRIES", "3", "attempts before the CPU fallback attempt / failure",
+        max_retries, 1, 100),
+    INT("OCR_GPU_STUCK_TIMEOUT", "300000",
+        "ms without a lease renewal after which a claimed job counts as stuck", stuck_timeout_ms,
+        1000, 86400000),
+    INT("OCR_GPU_REAPER_INTERVAL", "60000", "ms between stuck-job sweeps", reaper_interval_ms,
+        500, 86400000),
+    INT("OCR_GPU_LOCK_TTL", "600", "seconds a job lock lives without renewal", lock_ttl_s, 1,
+        86400),
+    INT("OCR_RETRY_BACKOFF_MS", "2000", "delay before the first retry of a failed job (doubles)",
+        retry_backoff_ms, 0, 3600000),
+    STR("REDIS_URL", "redis://localhost:6379", "Redis URL (redis://[:password@]host:port[/db])",
+        redis_url),
+    STR("REDIS_PASSWORD", "", "Redis password; overrides the one in REDIS_URL", redis_password),
+    STR("DATABASE_URL", "", "PostgreSQL connection string (URI or key=value, sslmode allowed)",
+        database_url),
+    STR("CF_R2_ENDPOINT", "", "R2 S3 endpoint https://<account>.r2.cloudflarestorage.com, or file:///dir",
+        r2_endpoint),
+    STR("CF_R2_ACCESS_KEY_ID", "", "R2 access key id", r2_access_key),
+    STR("CF_R2_SECRET_ACCESS_KEY", "", "R2 secret access key", r2_secret_key),
+    STR("CF_R2_BUCKET_NAME", "", "R2 bucket holding the uploads", r2_bucket),
+    STR("BULI2_API_URL", "http://localhost:8080", "BULI2 manual-review service base URL",
+        buli2_url),
+    STR("BULI2_API_KEY", "", "BULI2 bearer token; no Authorization header when empty", buli2_key),
+    INT("OCR_PDF_MAX_PAGES", "5", "PDF pages read per document", pdf_max_pages, 1, 100),
+    INT("OCR_PDF_DPI", "300", "resolution PDF pages are rendered at", pdf_dpi, 72, 600),
+    {{"OCR_RESULT_PII", "masked",
+      "masked: NIK/NPWP masked in published results; full: as the original published them"},
+     K_PII, OFF(result_pii_full), 0, 0, 0},
+    STR("OCR_EMF_NAMESPACE", "FiLot/OCR", "CloudWatch EMF namespace of metric log lines; empty: off",
+        emf_namespace),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -156,7 +210,7 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
                      d->min, d->max, val);
             return FILOT_EINVAL;
         }
-        if (d->offset == OFF(concurrency) || d->offset == OFF(health_port))
+        if (d->offset == OFF(concurrency) || d->offset == OFF(health_port)) /* int fields */
             *(int *)(base + d->offset) = (int)n;
         else
             *(uint32_t *)(base + d->offset) = (uint32_t)n;
@@ -202,6 +256,13 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
             return FILOT_EINVAL;
         }
         *(bool *)(base + d->offset) = val[0] == '1';
+        return 0;
+    case K_PII:
+        if (strcmp(val, "masked") != 0 && strcmp(val, "full") != 0) {
+            snprintf(err, errlen, "%s must be masked or full, got \"%s\"", d->pub.name, val);
+            return FILOT_EINVAL;
+        }
+        *(bool *)(base + d->offset) = strcmp(val, "full") == 0;
         return 0;
     case K_LOGLEVEL:
         if (log_level_parse(val, (enum log_level *)(base + d->offset)) != 0) {

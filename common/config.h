@@ -40,6 +40,31 @@ struct filot_config {
     enum log_level log_level;  /* OCR_LOG_LEVEL */
     char job_source[160];      /* OCR_JOB_SOURCE: ipc:// URL of a job channel (filot-ocr) */
     uint64_t max_download_bytes; /* OCR_MAX_DOWNLOAD_BYTES: largest document accepted */
+
+    /* job pipeline: Redis queue (filot-compat.md section 1) */
+    char queue_key[128];        /* OCR_GPU_QUEUE_KEY */
+    char processing_key[128];   /* OCR_GPU_PROCESSING_KEY */
+    char attempts_key[128];     /* OCR_GPU_ATTEMPTS_KEY */
+    char publish_channel[128];  /* OCR_GPU_PUBLISH_CHANNEL */
+    uint32_t poll_interval_ms;  /* OCR_GPU_POLL_INTERVAL */
+    uint32_t max_retries;       /* OCR_GPU_MAX_RETRIES */
+    uint32_t stuck_timeout_ms;  /* OCR_GPU_STUCK_TIMEOUT */
+    uint32_t reaper_interval_ms;/* OCR_GPU_REAPER_INTERVAL */
+    uint32_t lock_ttl_s;        /* OCR_GPU_LOCK_TTL */
+    uint32_t retry_backoff_ms;  /* OCR_RETRY_BACKOFF_MS: first retry delay, doubling */
+    char redis_url[512];        /* REDIS_URL */
+    char redis_password[256];   /* REDIS_PASSWORD */
+    char database_url[1024];    /* DATABASE_URL */
+    char r2_endpoint[512];      /* CF_R2_ENDPOINT */
+    char r2_access_key[256];    /* CF_R2_ACCESS_KEY_ID */
+    char r2_secret_key[256];    /* CF_R2_SECRET_ACCESS_KEY */
+    char r2_bucket[128];        /* CF_R2_BUCKET_NAME */
+    char buli2_url[512];        /* BULI2_API_URL */
+    char buli2_key[512];        /* BULI2_API_KEY */
+    uint32_t pdf_max_pages;     /* OCR_PDF_MAX_PAGES */
+    uint32_t pdf_dpi;           /* OCR_PDF_DPI */
+    bool result_pii_full;       /* OCR_RESULT_PII=full: publish NIK/NPWP unmasked */
+    char emf_namespace[64];     /* OCR_EMF_NAMESPACE: "" disables EMF metric lines */
 };
 
 /*

@@ -19,6 +19,7 @@
 #define FILOT_PREPROC_MATH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __CUDACC__

@@ -284,6 +284,7 @@ static const char *match_shape(const char *p, const char *shape)
 
 #define NPWP_SHAPE "99.999.999.9-999.999"
 #define NIK_DIGITS 16
+#define NIK_SHAPE  "9999999999999999"
 
 /* Adds key = the trimmed slice.  Returns 0 or FILOT_ENOMEM. */
 static int put(json_t *obj, const char *key, struct slice s)
@@ -307,7 +308,7 @@ static int nik_strict(const char *text, char out[NIK_DIGITS + 1])
         if (!d)
             continue;
         d = skip(d, CL_SEP);
-        if (match_shape(d, "9999999999999999")) {
+        if (match_shape(d, NIK_SHAPE)) {
             memcpy(out, d, NIK_DIGITS);
             out[NIK_DIGITS] = '\0';
             return 1;
@@ -559,7 +560,7 @@ int doc_score(enum doc_type t, const json_t *parsed)
     json_object_foreach((json_t *)parsed, key, v) truthy += (size_t)js_truthy(v);
     double score = (double)truthy / (double)keys * 60.0;
     if (t == DOC_KTP) {
-        if (member_is(parsed, "nik", "9999999999999999"))
+        if (member_is(parsed, "nik", NIK_SHAPE))
             score += 20;
         const json_t *name = json_object_get(parsed, "name");
         if (json_is_string(name) && utf16_length(name) > 3)

@@ -19,11 +19,12 @@
 # a serial 0001..9999; the NPWP carries a Luhn check digit over its first 8
 # digits.
 #
-# --layout columns (default) draws labels, colons and values in aligned
-# columns like a real KTP; tesseract's PSM 3 then often returns the label
-# column and the value column as separate blocks.  --layout inline draws each
-# row as one "Label : value" string (the original's mock texts); the field
-# values are the same for a given seed in both layouts.  Text is passed inline to `convert` (Debian's policy blocks @file).
+# --layout inline (default) draws each row as one "Label : value" string, the
+# form of the original's mock texts.  --layout columns draws labels, colons
+# and values in aligned columns like a printed KTP; tesseract's PSM 3 then
+# usually returns the label column and the value column as separate blocks, so
+# line-based parsing finds nothing.  A seed gives the same field values in
+# both layouts.  Text is passed inline to `convert` (Debian's policy blocks @file).
 #
 # SC2034: the tables are read through `local -n` in pick(); SC2054: commas in
 # ImageMagick arguments (25%,80%) are not array separators.
@@ -34,7 +35,7 @@ seed=1
 count=10
 type=KTP
 degrade=none
-layout=columns
+layout=inline
 jobs=$(nproc 2>/dev/null || echo 1)
 outdir=
 
@@ -166,7 +167,8 @@ luhn() {
     REPLY=$(((10 - sum % 10) % 10))
 }
 
-# Degradation of a scanned/photographed card; the noise seed is per card.
+# Degradation of a scanned/photographed card; the noise seed is per card.  The
+# corners uncovered by the rotation are white, like a scanner lid.
 degrade_args() {
     DEG=()
     [ "$degrade" = light ] || return 0
@@ -174,7 +176,7 @@ degrade_args() {
     rand -30 30; r=$REPLY
     if ((r < 0)); then sign=-; r=$((-r)); fi
     DEG=(+level 25%,80% -blur 0x0.8 -attenuate 0.6 -seed "$1" +noise Gaussian
-        -background white -rotate "$sign$((r / 10)).$((r % 10))" +repage)
+        -background white -rotate "$sign$((r / 10)).$((r % 10))" +repage -alpha off)
 }
 
 # Common output settings: colour PNG, 8-bit, 300 dpi, no time chunks.  Noisy
@@ -230,7 +232,8 @@ gen_ktp() { # NAME CARDSEED
     local rt rw
     printf -v rt '%03d' $((RANDOM % 20 + 1)); printf -v rw '%03d' $((RANDOM % 15 + 1))
     local issued
-    rand 2012 2023; printf -v issued '%02d-%02d-%04d' $((RANDOM % 28 + 1)) $((RANDOM % 12 + 1)) "$REPLY"
+    rand 2012 2023; printf -v issued '%02d-%02d-%04d' $((RANDOM % 28 + 1)) \
+        $((RANDOM % 12 + 1)) "$REPLY"
 
     degrade_args "$2"
     ARGS=(-size 1011x638 "xc:#dbe9f6" -fill black -gravity North
@@ -282,7 +285,8 @@ gen_npwp() { # NAME CARDSEED
         "$dd" "$b_mon" $((b_year % 100)) "$REPLY"
     pick STREETS; addr="JL. $REPLY NO. $((RANDOM % 250 + 1))"
     pick KPP; kpp=$REPLY
-    rand 2005 2023; printf -v reg '%02d-%02d-%04d' $((RANDOM % 28 + 1)) $((RANDOM % 12 + 1)) "$REPLY"
+    rand 2005 2023; printf -v reg '%02d-%02d-%04d' $((RANDOM % 28 + 1)) \
+        $((RANDOM % 12 + 1)) "$REPLY"
 
     degrade_args "$2"
     ARGS=(-size 1011x638 "xc:#eef1f4" -fill black -gravity NorthWest

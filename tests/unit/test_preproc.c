@@ -156,8 +156,10 @@ START_TEST(test_plan)
 {
     struct pp_params p;
     pp_params_default(PP_STEP_RESCALE, &p);
-    pp_plan(&p, 1011, 638, 40000000u);
-    ck_assert(fabsf(p.scale * 638 - p.target_height) < 2.0f);
+    pp_plan(&p, 505, 319, 40000000u); /* small image: enlarge to the target */
+    ck_assert(fabsf(p.scale * 319 - p.target_height) < 2.0f);
+    pp_plan(&p, 1011, 638, 40000000u); /* within 10 % of the target: left alone */
+    ck_assert_float_eq(p.scale, 1.0f);
     pp_plan(&p, 4000, 2520, 40000000u); /* phone photo of a card: shrink */
     ck_assert(fabsf(p.scale * 2520 - p.target_height) < 2.0f);
     pp_plan(&p, 100, 60, 40000000u); /* never more than 3x */
@@ -166,11 +168,11 @@ START_TEST(test_plan)
     ck_assert_float_eq(p.scale, 0.25f);
     pp_plan(&p, 2480, 3508, 40000000u); /* A4 at 300 dpi is already right */
     ck_assert_float_eq(p.scale, 1.0f);
-    pp_plan(&p, 1011, 638, 1000000u); /* the pixel cap wins */
+    pp_plan(&p, 505, 319, 300000u); /* the pixel cap wins */
     uint32_t ow, oh;
-    pp_output_size(&p, 1011, 638, &ow, &oh);
-    ck_assert_uint_le((uint64_t)ow * oh, 1000000u);
-    ck_assert_uint_gt((uint64_t)ow * oh, 950000u);
+    pp_output_size(&p, 505, 319, &ow, &oh);
+    ck_assert_uint_le((uint64_t)ow * oh, 300000u);
+    ck_assert_uint_gt((uint64_t)ow * oh, 280000u);
     pp_params_default(PP_STEP_DESKEW, &p); /* no rescale step: scale stays 1 */
     pp_plan(&p, 1011, 638, 40000000u);
     ck_assert_float_eq(p.scale, 1.0f);
@@ -385,6 +387,7 @@ START_TEST(test_card_whole_pipeline)
     struct pp_image card = render_card();
     struct pp_params p;
     pp_params_default(PP_STEPS_ALL, &p);
+    p.target_height = 1100; /* exercise rescale too */
     pp_plan(&p, card.width, card.height, 40000000u);
     uint32_t ow, oh;
     pp_output_size(&p, card.width, card.height, &ow, &oh);
