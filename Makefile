@@ -6,13 +6,13 @@ BUILD     := build
 BIN       := $(BUILD)/bin
 OBJ       := $(BUILD)/obj
 
-PKGS      := tesseract lept jansson libmicrohttpd libsystemd libcurl libpq hiredis poppler-glib cairo
+PKGS      := tesseract lept jansson libmicrohttpd libsystemd libcurl libpq hiredis poppler-glib cairo uuid
 
 # Debian 12 packages (scripts/deps.sh installs them; the Dockerfile uses
 # the runtime list).  print-VAR prints one of these lists.
 DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev libnng-dev \
                     libjansson-dev libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev \
-                    libpq-dev libhiredis-dev libpoppler-glib-dev
+                    libpq-dev libhiredis-dev libpoppler-glib-dev uuid-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3
@@ -96,7 +96,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)
-$(BUILD)/tests/%: tests/process/%.c tests/process/proc_util.c $(LIBCOMMON)
+PROC_UTIL  := $(filter-out tests/process/test_%.c,$(wildcard tests/process/*.c))
+$(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(shell pkg-config --libs check)

@@ -6,12 +6,15 @@
  *   filot-ocr config            the environment variables filot-ocrd reads
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../common/config.h"
+#include "../common/log.h"
+#include "../ocr-workers/queue.h"
 #include "../common/status.h"
 #include "ocr_run.h"
 
@@ -19,6 +22,7 @@ static void usage(FILE *out)
 {
     fputs("usage: filot-ocr ocr [--type KTP|NPWP] [--workers N] [--health-port P]\n"
           "                     [--log FILE | --verbose] FILE...\n"
+          "       filot-ocr enqueue DOCUMENT_ID...\n"
           "       filot-ocr config\n"
           "       filot-ocr --help\n"
           "\n"
@@ -29,6 +33,9 @@ static void usage(FILE *out)
           "        --health-port P  serve /health and /metrics on P (default: off)\n"
           "        --log FILE       append filot-ocrd's JSON log to FILE\n"
           "        --verbose        filot-ocrd's log on stderr\n"
+          "enqueue puts document ids on the Redis queue (OCR_GPU_QUEUE_KEY) the way the\n"
+          "        upload API does, skipping ids already queued or being processed.\n"
+          "        Exit 0 when every id was queued or already present, 1 on Redis errors.\n"
           "config  prints the environment variables, their defaults and meaning.\n",
           out);
 }
@@ -110,6 +117,41 @@ static int cmd_ocr(int argc, char **argv)
     return ocr_run(&o);
 }
 
+/* The original's enqueueForGPU, atomic (one Lua script per id). */
+static int cmd_enqueue(int argc, char **argv)
+{
+    char err[512];
+    struct filot_config cfg;
+    if (argc < 2) {
+        fputs("filot-ocr enqueue: no DOCUMENT_ID given\n", stderr);
+        return FILOT_EXIT_CONFIG;
+    }
+    if (config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "filot-ocr: %s\n", err);
+        return FILOT_EXIT_CONFIG;
+    }
+    log_init("filot-ocr", cfg.log_level);
+    struct queue *q = NULL;
+    if (queue_open(&cfg, "filot-ocr-cli", 0, &q, err, sizeof err) != 0) {
+        fprintf(stderr, "filot-ocr: %s\n", err);
+        return FILOT_EXIT_CONFIG;
+    }
+    int rc = FILOT_EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        bool added = false;
+        if (queue_enqueue(q, argv[i], &added) != 0) {
+            fprintf(stderr, "filot-ocr: cannot enqueue %s: Redis unavailable\n", argv[i]);
+            rc = FILOT_EXIT_FAILURE;
+            continue;
+        }
+        log_kv(LOG_INFO, added ? "Document enqueued for GPU OCR processing"
+                               : "Document already queued or processing; not enqueued",
+               LF_STR, "documentId", argv[i], LF_BOOL, "added", added, LF_END);
+    }
+    queue_close(q);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -118,6 +160,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "ocr") == 0)
         return cmd_ocr(argc - 1, argv + 1);
+    if (strcmp(argv[1], "enqueue") == 0)
+        return cmd_enqueue(argc - 1, argv + 1);
     if (strcmp(argv[1], "config") == 0)
         return cmd_config();
     fprintf(stderr, "filot-ocr: unknown command \"%s\"\n", argv[1]);

@@ -295,3 +295,24 @@ int config_load(struct filot_config *cfg, char *err, size_t errlen)
     }
     return 0;
 }
+
+int config_check_pipeline(const struct filot_config *cfg, char *err, size_t errlen)
+{
+    const char *missing = NULL;
+    bool file_root = strncmp(cfg->r2_endpoint, "file://", 7) == 0;
+    if (cfg->database_url[0] == '\0')
+        missing = "DATABASE_URL";
+    else if (cfg->r2_endpoint[0] == '\0')
+        missing = "CF_R2_ENDPOINT";
+    else if (!file_root && cfg->r2_bucket[0] == '\0')
+        missing = "CF_R2_BUCKET_NAME";
+    else if (!file_root && cfg->r2_access_key[0] == '\0')
+        missing = "CF_R2_ACCESS_KEY_ID";
+    else if (!file_root && cfg->r2_secret_key[0] == '\0')
+        missing = "CF_R2_SECRET_ACCESS_KEY";
+    if (missing == NULL)
+        return 0;
+    snprintf(err, errlen, "%s must be set: filot-ocrd takes jobs from the Redis queue "
+             "(or set OCR_JOB_SOURCE for a private filot-ocr instance)", missing);
+    return FILOT_EINVAL;
+}

@@ -74,6 +74,13 @@ struct filot_config {
  */
 int config_load(struct filot_config *cfg, char *err, size_t errlen);
 
+/*
+ * Queue mode (no OCR_JOB_SOURCE) needs a database and storage: checks that
+ * DATABASE_URL and CF_R2_ENDPOINT (with credentials and bucket for
+ * http(s)) are set.  Same error contract as config_load().
+ */
+int config_check_pipeline(const struct filot_config *cfg, char *err, size_t errlen);
+
 /* Iterates the table: name, default (may be ""), one-line description. */
 struct config_var {
     const char *name;

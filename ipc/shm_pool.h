@@ -48,6 +48,9 @@ enum exit_reason { ER_NONE = 0, ER_JOB_TIMEOUT = 1, ER_DRAIN_KILL = 2 };
 
 enum gpu_state { GPU_DOWN = 0, GPU_READY = 1, GPU_UNAVAILABLE = 2 };
 
+/* Dependency health a worker reports (liveness information, not job data). */
+enum dep_bits { DEP_REDIS_KNOWN = 1, DEP_REDIS_UP = 2, DEP_DB_KNOWN = 4, DEP_DB_UP = 8 };
+
 struct shm_slot {
     _Atomic uint64_t state_gen; /* generation << 8 | state */
     _Atomic int32_t owner_pid;
@@ -64,6 +67,7 @@ struct shm_worker {
     _Atomic uint64_t gpu_jobs;
     _Atomic uint64_t cpu_jobs;
     _Atomic uint64_t rss_kb;
+    _Atomic uint32_t deps;           /* worker: DEP_* bits, queue mode only */
     /* exit record, supervisor at reap; exits is bumped after the fields */
     _Atomic int32_t last_pid;
     _Atomic int32_t last_status; /* raw wait status */

@@ -140,26 +140,14 @@ int engine_open(const char *langs, struct ocr_engine **out)
 }
 
 /*
- * Recognises one grey image.  The image is not copied by us; Tesseract
- * copies it into its own PIX in SetImage, so gray need only live for this
- * call.  A resolution is passed only when the file's is credible: for an
- * unknown one (0) Tesseract estimates it from the text height, exactly as the
- * CLI does for a file without a resolution, which keeps results identical to
- * the original service.  Results are cleared before returning, success or
- * not, so the next job starts clean.
+ * Argument checks shared by the recognise calls: FILOT_EINVAL for a bad
+ * image, FILOT_ETOOBIG (logged) above Tesseract's side limit.
  */
-int engine_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width, uint32_t height,
-                     uint32_t stride, int ppi, char **text, int *mean_conf)
+static int check_image(const struct ocr_engine *e, const uint8_t *gray, uint32_t width,
+                       uint32_t height, uint32_t stride)
 {
-    char *utf8;
-    int rc = 0;
-
-    if (text != NULL)
-        *text = NULL;
-    if (mean_conf != NULL)
-        *mean_conf = 0;
-    if (e == NULL || e->api == NULL || gray == NULL || text == NULL || mean_conf == NULL ||
-        width == 0 || height == 0 || stride < width || stride > (uint32_t)INT32_MAX)
+    if (e == NULL || e->api == NULL || gray == NULL || width == 0 || height == 0 ||
+        stride < width || stride > (uint32_t)INT32_MAX)
         return FILOT_EINVAL;
     if (width > TESS_MAX_SIDE || height > TESS_MAX_SIDE) {
         log_kv(LOG_WARN, "Image side above Tesseract's limit", LF_INT, "width", (long long)width,
@@ -167,32 +155,182 @@ int engine_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width, 
                LF_END);
         return FILOT_ETOOBIG;
     }
+    return 0;
+}
 
+/*
+ * Sets the image and runs recognition.  The image is not copied by us;
+ * Tesseract copies it into its own PIX in SetImage, so gray need only live
+ * for this call.  A resolution is passed only when the file's is credible:
+ * for an unknown one (0) Tesseract estimates it from the text height,
+ * exactly as the CLI does for a file without a resolution, which keeps
+ * results identical to the original service.  The caller clears.
+ */
+static int set_and_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width,
+                             uint32_t height, uint32_t stride, int ppi)
+{
     TessBaseAPISetImage(e->api, gray, (int)width, (int)height, 1, (int)stride);
     if (ppi >= MIN_CREDIBLE_PPI && ppi <= MAX_CREDIBLE_PPI)
         TessBaseAPISetSourceResolution(e->api, ppi);
     if (TessBaseAPIRecognize(e->api, NULL) != 0) {
         log_kv(LOG_WARN, "Tesseract recognition failed", LF_INT, "width", (long long)width, LF_INT,
                "height", (long long)height, LF_END);
-        rc = FILOT_EFORMAT;
-        goto out;
+        return FILOT_EFORMAT;
     }
-    utf8 = TessBaseAPIGetUTF8Text(e->api);
+    return 0;
+}
+
+/* Copies the recognised text and mean confidence of the last recognition. */
+static int take_text(struct ocr_engine *e, char **text, int *mean_conf)
+{
+    char *utf8 = TessBaseAPIGetUTF8Text(e->api);
     if (utf8 == NULL) {
         log_kv(LOG_ERROR, "Tesseract returned no text", LF_END);
-        rc = FILOT_EIO;
-        goto out;
+        return FILOT_EIO;
     }
     *text = strdup(utf8);
     TessDeleteText(utf8);
     if (*text == NULL) {
         log_kv(LOG_ERROR, "Out of memory copying OCR text", LF_END);
-        rc = FILOT_ENOMEM;
-        goto out;
+        return FILOT_ENOMEM;
     }
     int conf = TessBaseAPIMeanTextConf(e->api);
     *mean_conf = conf < 0 ? 0 : conf > 100 ? 100 : conf;
-out:
+    return 0;
+}
+
+/*
+ * Recognises one grey image (see set_and_recognize()).  Results are cleared
+ * before returning, success or not, so the next job starts clean.
+ */
+int engine_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width, uint32_t height,
+                     uint32_t stride, int ppi, char **text, int *mean_conf)
+{
+    if (text != NULL)
+        *text = NULL;
+    if (mean_conf != NULL)
+        *mean_conf = 0;
+    if (text == NULL || mean_conf == NULL)
+        return FILOT_EINVAL;
+    int rc = check_image(e, gray, width, height, stride);
+    if (rc != 0)
+        return rc;
+    rc = set_and_recognize(e, gray, width, height, stride, ppi);
+    if (rc == 0)
+        rc = take_text(e, text, mean_conf);
+    TessBaseAPIClear(e->api);
+    return rc;
+}
+
+/* Appends the word under the iterator to page (grows the array by doubling). */
+static int push_word(TessResultIterator *it, struct ocr_page *page, size_t *cap)
+{
+    char *w = TessResultIteratorGetUTF8Text(it, RIL_WORD);
+    if (w == NULL)
+        return 0;
+    if (page->nwords == *cap) {
+        size_t n = *cap ? *cap * 2 : 64;
+        struct ocr_word *grown = realloc(page->words, n * sizeof *grown);
+        if (grown == NULL) {
+            TessDeleteText(w);
+            return FILOT_ENOMEM;
+        }
+        page->words = grown;
+        *cap = n;
+    }
+    struct ocr_word *o = &page->words[page->nwords];
+    o->text = strdup(w);
+    TessDeleteText(w);
+    if (o->text == NULL)
+        return FILOT_ENOMEM;
+    float conf = TessResultIteratorConfidence(it, RIL_WORD);
+    o->conf = conf < 0 ? 0 : conf > 100 ? 100 : (int)(conf + 0.5f);
+    const TessPageIterator *pi = TessResultIteratorGetPageIteratorConst(it);
+    if (!TessPageIteratorBoundingBox(pi, RIL_WORD, &o->x0, &o->y0, &o->x1, &o->y1))
+        o->x0 = o->y0 = o->x1 = o->y1 = 0;
+    page->nwords++;
+    return 0;
+}
+
+/* Collects every word of the last recognition into page. */
+static int take_words(struct ocr_engine *e, struct ocr_page *page)
+{
+    TessResultIterator *it = TessBaseAPIGetIterator(e->api);
+    size_t cap = 0;
+    int rc = 0;
+    if (it == NULL)
+        return 0; /* an empty page has no iterator */
+    do {
+        rc = push_word(it, page, &cap);
+    } while (rc == 0 && TessResultIteratorNext(it, RIL_WORD));
+    TessResultIteratorDelete(it);
+    return rc;
+}
+
+int engine_recognize_page(struct ocr_engine *e, const uint8_t *gray, uint32_t width,
+                          uint32_t height, uint32_t stride, int ppi, struct ocr_page *page)
+{
+    if (page == NULL)
+        return FILOT_EINVAL;
+    memset(page, 0, sizeof *page);
+    int rc = check_image(e, gray, width, height, stride);
+    if (rc != 0)
+        return rc;
+    rc = set_and_recognize(e, gray, width, height, stride, ppi);
+    if (rc == 0)
+        rc = take_text(e, &page->text, &page->mean_conf);
+    if (rc == 0)
+        rc = take_words(e, page);
+    TessBaseAPIClear(e->api);
+    if (rc != 0)
+        ocr_page_free(page);
+    return rc;
+}
+
+void ocr_page_free(struct ocr_page *page)
+{
+    if (page == NULL)
+        return;
+    for (size_t i = 0; i < page->nwords; i++)
+        free(page->words[i].text);
+    free(page->words);
+    free(page->text);
+    memset(page, 0, sizeof *page);
+}
+
+/*
+ * PSM 7 on a rectangle, clamped to the image.  The whitelist and PSM are
+ * engine-wide settings, so both are put back before returning.
+ */
+int engine_read_line(struct ocr_engine *e, const uint8_t *gray, uint32_t width, uint32_t height,
+                     uint32_t stride, int x0, int y0, int x1, int y1, const char *whitelist,
+                     char **text, int *conf)
+{
+    if (text != NULL)
+        *text = NULL;
+    if (conf != NULL)
+        *conf = 0;
+    if (text == NULL || conf == NULL)
+        return FILOT_EINVAL;
+    int rc = check_image(e, gray, width, height, stride);
+    if (rc != 0)
+        return rc;
+    x0 = x0 < 0 ? 0 : x0;
+    y0 = y0 < 0 ? 0 : y0;
+    x1 = x1 > (int)width ? (int)width : x1;
+    y1 = y1 > (int)height ? (int)height : y1;
+    if (x1 - x0 < 2 || y1 - y0 < 2)
+        return FILOT_EINVAL;
+    TessBaseAPISetImage(e->api, gray, (int)width, (int)height, 1, (int)stride);
+    TessBaseAPISetRectangle(e->api, x0, y0, x1 - x0, y1 - y0);
+    TessBaseAPISetPageSegMode(e->api, PSM_SINGLE_LINE);
+    TessBaseAPISetVariable(e->api, "tessedit_char_whitelist", whitelist ? whitelist : "");
+    if (TessBaseAPIRecognize(e->api, NULL) != 0)
+        rc = FILOT_EFORMAT;
+    if (rc == 0)
+        rc = take_text(e, text, conf);
+    TessBaseAPISetVariable(e->api, "tessedit_char_whitelist", "");
+    TessBaseAPISetPageSegMode(e->api, PSM_AUTO);
     TessBaseAPIClear(e->api);
     return rc;
 }

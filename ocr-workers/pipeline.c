@@ -11,6 +11,15 @@
 #include "../common/log.h"
 #include "../common/status.h"
 #include "decode.h"
+#include "pdf_render.h"
+
+/* What recognising one page produced. */
+struct page_result {
+    char *text;
+    int conf;
+    const char *where; /* "gpu" | "cpu" */
+    float skew_deg;
+};
 
 json_t *pipeline_failure(const char *error, enum doc_type type, uint64_t start_us)
 {
@@ -29,16 +38,17 @@ json_t *pipeline_failure(const char *error, enum doc_type type, uint64_t start_u
 }
 
 /*
- * Preprocesses img on the GPU server when possible, else with the CPU twin
- * (unless OCR_GPU_AUTOFALLBACK=false).  On success *gray points either
- * into the leased slot or into *cpu_buf (caller frees).
+ * Preprocesses img on the GPU server when allowed and possible, else with
+ * the CPU twin (unless OCR_GPU_AUTOFALLBACK=false).  On success *gray
+ * points into the leased slot or into *cpu_buf (caller frees).
  */
 static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp_params *p,
-                      const uint8_t **gray, uint8_t **cpu_buf, struct pp_result *res,
-                      struct gpu_lease *lease, const char **where, char *err, size_t errlen)
+                      bool force_cpu, const uint8_t **gray, uint8_t **cpu_buf,
+                      struct pp_result *res, struct gpu_lease *lease, const char **where,
+                      char *err, size_t errlen)
 {
     pp_plan(p, img->width, img->height, pl->cfg->max_pixels);
-    if (pl->cfg->gpu_enabled || pl->cfg->gpu_emulate) {
+    if (!force_cpu && (pl->cfg->gpu_enabled || pl->cfg->gpu_emulate)) {
         int rc = gpu_preprocess(&pl->gpu, img, p, gray, res, lease);
         if (rc == 0) {
             *where = "gpu";
@@ -68,6 +78,112 @@ static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp
     return 0;
 }
 
+/* Preprocesses and recognises one decoded page. */
+static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bool force_cpu,
+                    struct page_result *out, char *err, size_t errlen)
+{
+    struct pp_params p;
+    pp_params_default(pl->steps, &p);
+    const uint8_t *gray = NULL;
+    uint8_t *cpu_buf = NULL;
+    struct pp_result res = {0};
+    struct gpu_lease lease = {0};
+    out->where = "cpu";
+    int rc = preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err,
+                        errlen);
+    if (rc == 0) {
+        int eff_ppi = ppi > 0 ? (int)((float)ppi * p.scale + 0.5f) : 0;
+        rc = engine_recognize(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
+                              &out->text, &out->conf);
+        if (rc != 0)
+            snprintf(err, errlen, "Failed to perform OCR");
+        out->skew_deg = res.skew_deg;
+    }
+    gpu_lease_release(&pl->gpu, &lease);
+    free(cpu_buf);
+    return rc;
+}
+
+/* Appends one page's text; pages are separated by a form feed like the CLI's. */
+static int append_text(char **all, size_t *len, const char *page, bool first)
+{
+    size_t add = strlen(page) + (first ? 0 : 1);
+    char *grown = realloc(*all, *len + add + 1);
+    if (grown == NULL)
+        return FILOT_ENOMEM;
+    if (!first)
+        grown[(*len)++] = '\f';
+    memcpy(grown + *len, page, strlen(page) + 1);
+    *len += strlen(page);
+    *all = grown;
+    return 0;
+}
+
+struct doc_text {
+    char *text;
+    int conf_sum;
+    int pages;
+    bool any_gpu;
+    bool any_cpu;
+};
+
+static void note_page(struct doc_text *d, const struct page_result *pr)
+{
+    d->conf_sum += pr->conf;
+    d->pages++;
+    if (strcmp(pr->where, "gpu") == 0)
+        d->any_gpu = true;
+    else
+        d->any_cpu = true;
+}
+
+/* Renders and recognises up to OCR_PDF_MAX_PAGES pages, in page order. */
+static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len, bool force_cpu,
+                   struct doc_text *d, char *err, size_t errlen)
+{
+    struct pdf_doc *doc = NULL;
+    int rc = pdf_open(buf, len, &doc, err, errlen);
+    if (rc != 0)
+        return rc;
+    int n = pdf_page_count(doc);
+    if (n > (int)pl->cfg->pdf_max_pages)
+        n = (int)pl->cfg->pdf_max_pages;
+    size_t tlen = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct pp_image img = {0};
+        rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err,
+                             errlen);
+        struct page_result pr = {0};
+        if (rc == 0)
+            rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, force_cpu, &pr, err, errlen);
+        if (rc == 0) {
+            rc = append_text(&d->text, &tlen, pr.text, i == 0);
+            note_page(d, &pr);
+        }
+        free(pr.text);
+        free(img.data);
+    }
+    pdf_close(doc);
+    return rc;
+}
+
+static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len, bool force_cpu,
+                     struct doc_text *d, char *err, size_t errlen)
+{
+    struct pp_image img = {0};
+    int ppi = 0;
+    int rc = decode_image(buf, len, pl->cfg->max_pixels, &img, &ppi, err, errlen);
+    struct page_result pr = {0};
+    if (rc == 0)
+        rc = ocr_page(pl, &img, ppi, force_cpu, &pr, err, errlen);
+    if (rc == 0) {
+        d->text = pr.text;
+        note_page(d, &pr);
+    }
+    free(img.data);
+    return rc;
+}
+
 /* Adds parsedResult, score, decision and outcome for a typed document. */
 static void add_verdict(json_t *r, enum doc_type type, const char *text)
 {
@@ -83,57 +199,38 @@ static void add_verdict(json_t *r, enum doc_type type, const char *text)
     json_object_set_new(r, "outcome", json_string(v.outcome));
 }
 
-json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len, enum doc_type type)
+json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
+                     const struct pipeline_opts *o, bool *retryable)
 {
     uint64_t start = clock_mono_us();
     char err[256] = "";
-    struct pp_image img = {0};
-    int ppi = 0;
-    if (decode_image(buf, len, pl->cfg->max_pixels, &img, &ppi, err, sizeof err) != 0)
-        return pipeline_failure(err, type, start);
-    struct pp_params p;
-    pp_params_default(pl->steps, &p);
-    const uint8_t *gray = NULL;
-    uint8_t *cpu_buf = NULL;
-    struct pp_result res = {0};
-    struct gpu_lease lease = {0};
-    const char *where = "cpu";
-    json_t *result = NULL;
-    if (preprocess(pl, &img, &p, &gray, &cpu_buf, &res, &lease, &where, err, sizeof err) != 0) {
-        result = pipeline_failure(err, type, start);
-        goto out;
+    struct doc_text d = {0};
+    int rc = pdf_is_pdf(buf, len) ? ocr_pdf(pl, buf, len, o->force_cpu, &d, err, sizeof err)
+                                  : ocr_image(pl, buf, len, o->force_cpu, &d, err, sizeof err);
+    if (retryable != NULL)
+        *retryable = rc == FILOT_ENOMEM || strcmp(err, "Failed to perform OCR") == 0;
+    if (rc != 0) {
+        free(d.text);
+        return pipeline_failure(err[0] ? err : filot_strerror(rc), o->type, start);
     }
-    uint64_t pre_us = clock_mono_us() - start;
-    int eff_ppi = ppi > 0 ? (int)((float)ppi * p.scale + 0.5f) : 0;
-    char *text = NULL;
-    int conf = 0;
-    if (engine_recognize(pl->engine, gray, res.width, res.height, res.width, eff_ppi, &text,
-                         &conf) != 0) {
-        result = pipeline_failure("Failed to perform OCR", type, start);
-        goto out;
-    }
+    const char *where = d.any_gpu && !d.any_cpu ? "gpu" : "cpu";
     if (strcmp(where, "gpu") == 0)
         pl->gpu_jobs++;
     else
         pl->cpu_jobs++;
-    result = json_object();
+    json_t *result = json_object();
     json_object_set_new(result, "success", json_true());
-    if (type != DOC_NONE)
-        json_object_set_new(result, "documentType", json_string(doc_type_name(type)));
-    json_t *jt = json_string(text);
+    if (o->type != DOC_NONE)
+        json_object_set_new(result, "documentType", json_string(doc_type_name(o->type)));
+    json_t *jt = json_string(d.text);
     json_object_set_new(result, "ocrText", jt ? jt : json_string(""));
-    json_object_set_new(result, "meanConfidence", json_integer(conf));
-    add_verdict(result, type, text);
+    json_object_set_new(result, "meanConfidence", json_integer(d.conf_sum / d.pages));
+    add_verdict(result, o->type, d.text);
     json_object_set_new(result, "gpuProcessed", json_true());
     json_object_set_new(result, "preprocess", json_string(where));
-    json_object_set_new(result, "skewDegrees", json_real((double)res.skew_deg));
-    json_object_set_new(result, "preprocessMs", json_integer((json_int_t)(pre_us / 1000u)));
+    json_object_set_new(result, "pages", json_integer(d.pages));
     json_object_set_new(result, "processingTimeMs",
                         json_integer((json_int_t)((clock_mono_us() - start) / 1000u)));
-    free(text);
-out:
-    gpu_lease_release(&pl->gpu, &lease);
-    free(cpu_buf);
-    free(img.data);
+    free(d.text);
     return result;
 }

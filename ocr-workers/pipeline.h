@@ -1,11 +1,12 @@
 /*
- * pipeline.h - one document through a worker: decode, preprocess (GPU
- * server or CPU twin), recognise, extract fields, score.
+ * pipeline.h - one document through a worker: decode (image or PDF pages),
+ * preprocess (GPU server or CPU twin), recognise, extract fields, score.
  */
 #ifndef FILOT_PIPELINE_H
 #define FILOT_PIPELINE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,12 +24,21 @@ struct pipeline {
     uint64_t cpu_jobs;
 };
 
+struct pipeline_opts {
+    enum doc_type type; /* DOC_NONE: OCR only, no fields */
+    bool force_cpu;     /* the original's CPU fallback attempt */
+};
+
 /*
- * Processes one document held in memory.  Always returns a result object
- * (never NULL unless out of memory): {"success":true, "ocrText", ...} or
- * {"success":false, "error": "<clear reason>", ...}.
+ * Processes one document held in memory.  Returns a result object (NULL
+ * only when out of memory): {"success":true, "ocrText", "meanConfidence",
+ * "parsedResult", "score", "decision", "outcome", "gpuProcessed",
+ * "preprocess", "pages", "processingTimeMs"} or {"success":false,
+ * "error":"<clear reason>", ...}.  *retryable (may be NULL) tells a failure
+ * worth another attempt (engine failure, out of memory) from bad input.
  */
-json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len, enum doc_type type);
+json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
+                     const struct pipeline_opts *o, bool *retryable);
 
 /* Builds a failure result with processingTimeMs measured from start_us. */
 json_t *pipeline_failure(const char *error, enum doc_type type, uint64_t start_us);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/clock.h"
+#include "../common/emf.h"
 #include "../common/log.h"
 #include "../common/status.h"
 #include "decode.h"
@@ -32,6 +33,37 @@ static int inherited_int(const char *name, int *out)
     return 0;
 }
 
+/* filot-ocr's private instance: jobs come over its nng channel. */
+static int open_ipc_mode(struct worker *w)
+{
+    w->ipc_mode = true;
+    return job_source_open(&w->src, w->cfg.job_source, w->index) == 0 ? 0 : FILOT_EXIT_FAILURE;
+}
+
+/* The daemon: Redis queue, PostgreSQL rows, R2 objects, BULI2 escalations. */
+static int open_queue_mode(struct worker *w)
+{
+    char err[512];
+    const char *inst = getenv("OCR_INSTANCE_ID");
+    snprintf(w->instance, sizeof w->instance, "%s", inst ? inst : "standalone");
+    struct storage_config sc = {w->cfg.r2_endpoint, w->cfg.r2_access_key, w->cfg.r2_secret_key,
+                                w->cfg.r2_bucket,   w->cfg.max_download_bytes, 10000, 120000};
+    if (config_check_pipeline(&w->cfg, err, sizeof err) != 0 ||
+        queue_open(&w->cfg, w->instance, w->index, &w->q, err, sizeof err) != 0) {
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
+    if (db_open(w->cfg.database_url, &w->db) != 0 || storage_open(&sc, &w->st) != 0) {
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error",
+               "DATABASE_URL or CF_R2_* settings were refused (see the line above)", LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
+    if (lease_start(&w->lease, &w->cfg, w->instance, w->index) != 0)
+        return FILOT_EXIT_FAILURE;
+    w->env = (struct job_env){&w->cfg, &w->pl, w->q, w->db, w->st, &w->lease, 0, 0};
+    return 0;
+}
+
 int worker_init(struct worker *w)
 {
     char err[512];
@@ -42,7 +74,7 @@ int worker_init(struct worker *w)
         return FILOT_EXIT_CONFIG;
     }
     log_init("filot-ocr-worker", w->cfg.log_level);
-    int shm_fd;
+    int shm_fd, rc;
     if (inherited_int("OCR_WORKER_INDEX", &w->index) != 0 ||
         inherited_int("OCR_SHM_FD", &shm_fd) != 0 ||
         inherited_int("OCR_PARENT_FD", &w->parent_fd) != 0 || w->index >= SHM_MAX_WORKERS)
@@ -63,9 +95,9 @@ int worker_init(struct worker *w)
     }
     gpu_client_init(&w->pl.gpu, &w->pool, getenv("OCR_RUNTIME_DIR"), w->index,
                     w->cfg.gpu_deadline_ms);
-    if (w->cfg.job_source[0] != '\0' &&
-        job_source_open(&w->src, w->cfg.job_source, w->index) == 0)
-        w->have_source = true;
+    rc = w->cfg.job_source[0] != '\0' ? open_ipc_mode(w) : open_queue_mode(w);
+    if (rc != 0)
+        return rc;
     atomic_store(&w->me->job_started_ms, 0);
     atomic_store(&w->me->state, WS_IDLE);
     log_kv(LOG_INFO, "Worker ready", LF_INT, "index", (long long)w->index, LF_STR, "langs",
@@ -115,7 +147,8 @@ static json_t *run_job(struct worker *w, json_t *job)
     size_t len = 0;
     if (decode_read_file(path, w->cfg.max_download_bytes, &buf, &len, err, sizeof err) != 0)
         return pipeline_failure(err, type, start);
-    json_t *result = pipeline_run(&w->pl, buf, len, type);
+    struct pipeline_opts opts = {.type = type};
+    json_t *result = pipeline_run(&w->pl, buf, len, &opts, NULL);
     free(buf);
     return result;
 }
@@ -142,22 +175,9 @@ static bool finish_job(struct worker *w, int *code)
     return true;
 }
 
-bool worker_step(struct worker *w, int *code)
+/* ipc mode: ask filot-ocr for the next file. */
+static bool step_ipc(struct worker *w, int *code)
 {
-    if (atomic_load(&w->pool.hdr->draining)) {
-        *code = FILOT_EXIT_OK;
-        return false;
-    }
-    if (!w->have_source) {
-        if (!w->warned_no_source)
-            log_kv(LOG_WARN, "No job source configured (OCR_JOB_SOURCE unset); idle", LF_END);
-        w->warned_no_source = true;
-        if (!parent_alive(w->parent_fd, 1000)) {
-            *code = FILOT_EXIT_PARENT_GONE;
-            return false;
-        }
-        return true;
-    }
     json_t *job = NULL;
     if (job_source_next(&w->src, &job) != 0) {
         if (!parent_alive(w->parent_fd, IDLE_WAIT_MS)) {
@@ -176,10 +196,95 @@ bool worker_step(struct worker *w, int *code)
     return finish_job(w, code);
 }
 
+/* Publishes Redis / PostgreSQL health for /health. */
+static void report_deps(struct worker *w)
+{
+    uint32_t d = DEP_REDIS_KNOWN | DEP_DB_KNOWN;
+    if (queue_healthy(w->q))
+        d |= DEP_REDIS_UP;
+    if (db_healthy(w->db))
+        d |= DEP_DB_UP;
+    atomic_store(&w->me->deps, d);
+}
+
+/* Sweeps abandoned jobs (forced once at start: our predecessor's). */
+static void reap(struct worker *w, uint64_t now)
+{
+    if (now < w->next_reap_ms)
+        return;
+    w->next_reap_ms = now + w->cfg.reaper_interval_ms;
+    struct reaped out[8];
+    int n = 0, requeued = 0;
+    if (queue_reap(w->q, !w->reaped_once, out, 8, &n, &requeued) != 0)
+        return;
+    w->reaped_once = true;
+    if (requeued > 0)
+        log_kv(LOG_WARN, "Requeueing stuck job for retry", LF_INT, "count", (long long)requeued,
+               LF_END);
+    for (int i = 0; i < n; i++) {
+        struct claim c = {.attempts = out[i].attempts};
+        _Static_assert(sizeof c.id == sizeof out[i].id, "id sizes");
+        _Static_assert(sizeof c.correlation == sizeof out[i].correlation, "correlation sizes");
+        memcpy(c.id, out[i].id, sizeof c.id);
+        memcpy(c.correlation, out[i].correlation, sizeof c.correlation);
+        doc_job_fail_stuck(&w->env, &c);
+    }
+}
+
+/* Worker 0 reports the queue depth for autoscaling, once a minute. */
+static void emit_queue_depth(struct worker *w, uint64_t now)
+{
+    if (w->index != 0 || now < w->next_metrics_ms)
+        return;
+    w->next_metrics_ms = now + 60000u;
+    long long depth = queue_length(w->q);
+    if (depth < 0)
+        return;
+    struct emf_metric m = {EMF_QUEUE_DEPTH, EMF_UNIT_COUNT, (double)depth};
+    emf_write(STDOUT_FILENO, w->cfg.emf_namespace, EMF_SERVICE, &m, 1);
+}
+
+/* queue mode: housekeeping, then claim and run one document. */
+static bool step_queue(struct worker *w, int *code)
+{
+    uint64_t now = clock_mono_ms();
+    reap(w, now);
+    doc_job_deliver_escalations(&w->env, 4);
+    emit_queue_depth(w, now);
+    struct claim c;
+    int rc = queue_claim(w->q, &c);
+    report_deps(w);
+    if (rc != 0) {
+        if (!parent_alive(w->parent_fd, (int)w->cfg.poll_interval_ms)) {
+            *code = FILOT_EXIT_PARENT_GONE;
+            return false;
+        }
+        return true;
+    }
+    atomic_store(&w->me->job_started_ms, clock_mono_ms());
+    atomic_store(&w->me->state, WS_BUSY);
+    doc_job_run(&w->env, &c);
+    report_deps(w);
+    return finish_job(w, code);
+}
+
+bool worker_step(struct worker *w, int *code)
+{
+    if (atomic_load(&w->pool.hdr->draining)) {
+        *code = FILOT_EXIT_OK;
+        return false;
+    }
+    return w->ipc_mode ? step_ipc(w, code) : step_queue(w, code);
+}
+
 void worker_close(struct worker *w)
 {
     atomic_store(&w->me->state, WS_EXITING);
     job_source_close(&w->src);
+    lease_stop(&w->lease);
+    queue_close(w->q);
+    db_close(w->db);
+    storage_close(w->st);
     gpu_client_close(&w->pl.gpu);
     engine_close(w->pl.engine);
     shm_pool_close(&w->pool);

@@ -8,8 +8,13 @@
 
 #include "../common/config.h"
 #include "../ipc/shm_pool.h"
+#include "db.h"
+#include "doc_job.h"
 #include "job_source.h"
+#include "lease.h"
 #include "pipeline.h"
+#include "queue.h"
+#include "storage.h"
 
 struct worker {
     struct filot_config cfg;
@@ -18,10 +23,20 @@ struct worker {
     int index;
     int parent_fd;
     struct pipeline pl;
-    struct job_source src;
-    bool have_source;
-    bool warned_no_source;
     uint32_t jobs_this_process;
+    /* ipc mode: jobs from filot-ocr's channel */
+    struct job_source src;
+    bool ipc_mode;
+    /* queue mode: jobs from Redis, results to PostgreSQL */
+    char instance[128];
+    struct queue *q;
+    struct db *db;
+    struct storage *st;
+    struct lease lease;
+    struct job_env env;
+    uint64_t next_reap_ms;
+    uint64_t next_metrics_ms;
+    bool reaped_once;
 };
 
 /* Start-up.  Returns 0 or a process exit code (FILOT_EXIT_*). */

@@ -311,6 +311,16 @@ cmd_scaling() {
     need aws jq
     need_file "$AUTOSCALING_FILE"
     local rid="service/$ECS_CLUSTER/$ECS_SERVICE" target n i policy arn
+    # Metric-math target tracking (CustomizedMetricSpecification.Metrics)
+    # arrived in the API in 2023; older CLIs (Debian 12's aws 2.9.19)
+    # reject it client-side, after the target was already registered.
+    if jq -e '[.ScalingPolicies[].TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification.Metrics // empty] | length > 0' \
+        "$AUTOSCALING_FILE" >/dev/null && ! aws_cli application-autoscaling put-scaling-policy \
+        --generate-cli-skeleton input 2>/dev/null |
+        jq -e '.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification | has("Metrics")' >/dev/null; then
+        die "this aws CLI ($(aws --version 2>&1)) cannot send metric-math target tracking" \
+            "(CustomizedMetricSpecification.Metrics); use a current AWS CLI v2"
+    fi
     target=$(tmp_json)
     jq --arg r "$rid" '.ScalableTarget | .ResourceId = $r' "$AUTOSCALING_FILE" >"$target"
     log INFO "registering scalable target $rid"

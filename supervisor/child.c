@@ -159,7 +159,7 @@ static char *env_entry(const char *name, long long value)
 
 static const char *const private_vars[] = {"OCR_SHM_FD=",     "OCR_PARENT_FD=", "OCR_WORKER_INDEX=",
                                            "OMP_THREAD_LIMIT=", "NOTIFY_SOCKET=", "WATCHDOG_USEC=",
-                                           "WATCHDOG_PID=",   "OCR_RUNTIME_DIR=", NULL};
+                                           "WATCHDOG_PID=",   "OCR_RUNTIME_DIR=", "OCR_INSTANCE_ID=", NULL};
 
 static bool is_private(const char *entry)
 {
@@ -179,10 +179,10 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
     size_t n = 0;
     while (env->base_env[n] != NULL)
         n++;
-    char **envp = calloc(n + 8, sizeof *envp);
+    char **envp = calloc(n + 10, sizeof *envp);
     char *path = NULL;
     char *rtdir = NULL;
-    char *owned[5] = {NULL};
+    char *owned[6] = {NULL};
     pid_t pid = -1;
     if (envp == NULL || asprintf(&path, "%s/%s", env->bin_dir, program) < 0 ||
         asprintf(&rtdir, "OCR_RUNTIME_DIR=%s", env->runtime_dir) < 0) {
@@ -198,7 +198,9 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
     owned[2] = env_entry("OCR_WORKER_INDEX", index);
     owned[3] = strdup("OMP_THREAD_LIMIT=1");
     owned[4] = rtdir;
-    for (int i = 0; i < 5; i++) {
+    if (asprintf(&owned[5], "OCR_INSTANCE_ID=%s", env->instance_id) < 0)
+        owned[5] = NULL;
+    for (int i = 0; i < 6; i++) {
         if (owned[i] == NULL)
             goto out;
         envp[k++] = owned[i];
@@ -222,7 +224,7 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
         log_kv(LOG_INFO, "Child started", LF_STR, "program", program, LF_INT, "index",
                (long long)index, LF_INT, "childPid", (long long)pid, LF_END);
 out:
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         free(owned[i]);
     if (owned[4] == NULL)
         free(rtdir);

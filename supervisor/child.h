@@ -67,6 +67,7 @@ struct spawn_env {
     int shm_fd;
     int parent_fd;
     const char *runtime_dir;
+    const char *instance_id; /* names this run in Redis leases */
 };
 
 /* Classifies a wait status into an exit event. */

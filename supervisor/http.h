@@ -38,6 +38,8 @@ struct sup_snapshot {
     int workers_busy;
     char gpu_state[16]; /* "ready" "starting" "unavailable" "disabled" "down" */
     char gpu_device[64];/* device name or "" */
+    char redis_state[8];   /* "up" "down" "n/a" (n/a: no worker uses Redis) */
+    char postgres_state[8];
     uint64_t restarts_total;
     uint64_t crashes_total;      /* abnormal exits (signal or unexpected code) */
     uint64_t job_timeouts_total; /* workers killed for OCR_JOB_TIMEOUT_MS */

@@ -130,6 +130,11 @@ static json_t *health_json(const struct sup_snapshot *snap)
         o, "gpu",
         json_pack("{s:o, s:o}", "state", field_string(snap->gpu_state, sizeof snap->gpu_state, 0),
                   "device", field_string(snap->gpu_device, sizeof snap->gpu_device, 1)));
+    rc |= json_object_set_new(
+        o, "dependencies",
+        json_pack("{s:o, s:o}", "redis",
+                  field_string(snap->redis_state, sizeof snap->redis_state, 0), "postgres",
+                  field_string(snap->postgres_state, sizeof snap->postgres_state, 0)));
     rc |= json_object_set_new(o, "children", children_json(snap));
     if (rc != 0) {
         json_decref(o);

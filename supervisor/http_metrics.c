@@ -120,6 +120,14 @@ static void render_pool(struct prom_buf *b, const struct sup_snapshot *snap)
     int gpu_ready = strncmp(snap->gpu_state, "ready", sizeof snap->gpu_state) == 0;
     pb_family(b, "filot_ocrd_gpu_available", "gauge", "1 when the GPU server is ready.");
     pb_u64(b, "filot_ocrd_gpu_available", (uint64_t)gpu_ready);
+    pb_family(b, "filot_ocrd_dependency_up", "gauge",
+              "1 when every worker reaches the dependency (absent when unused).");
+    if (strncmp(snap->redis_state, "n/a", sizeof snap->redis_state) != 0)
+        pb_printf(b, "filot_ocrd_dependency_up{name=\"redis\"} %d\n",
+                  strncmp(snap->redis_state, "up", sizeof snap->redis_state) == 0);
+    if (strncmp(snap->postgres_state, "n/a", sizeof snap->postgres_state) != 0)
+        pb_printf(b, "filot_ocrd_dependency_up{name=\"postgres\"} %d\n",
+                  strncmp(snap->postgres_state, "up", sizeof snap->postgres_state) == 0);
 }
 
 /*

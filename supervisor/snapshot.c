@@ -8,6 +8,7 @@
  */
 #include "snapshot.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -69,6 +70,22 @@ static const char *gpu_state_name(const struct supervisor *s)
     return "down";
 }
 
+/* "down" if any worker reports the dependency down, "up" if some report it up. */
+static void dependency_state(const struct supervisor *s, uint32_t known, uint32_t up, char *out,
+                             size_t len)
+{
+    bool any = false, down = false;
+    for (int i = 0; i < s->nworkers; i++) {
+        uint32_t d = atomic_load(&s->pool.hdr->workers[i].deps);
+        if (!(d & known) || s->workers[i].state != CS_UP)
+            continue;
+        any = true;
+        if (!(d & up))
+            down = true;
+    }
+    snprintf(out, len, "%s", !any ? "n/a" : down ? "down" : "up");
+}
+
 void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
@@ -110,6 +127,14 @@ void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapsho
             snap->gpu_jobs_total += atomic_load(&w->gpu_jobs);
             snap->cpu_jobs_total += atomic_load(&w->cpu_jobs);
         }
+    }
+    dependency_state(s, DEP_REDIS_KNOWN, DEP_REDIS_UP, snap->redis_state, sizeof snap->redis_state);
+    dependency_state(s, DEP_DB_KNOWN, DEP_DB_UP, snap->postgres_state,
+                     sizeof snap->postgres_state);
+    if (strcmp(snap->redis_state, "down") == 0 || strcmp(snap->postgres_state, "down") == 0) {
+        snap->degraded = true;
+        snprintf(snap->reason, sizeof snap->reason, "redis %s, postgres %s", snap->redis_state,
+                 snap->postgres_state);
     }
     snap->ready = snap->workers_ready > 0 && !s->draining;
     if (!snap->ready && snap->reason[0] == '\0')

@@ -83,6 +83,22 @@ static int setup_signals(struct supervisor *s)
     return s->sigfd >= 0 ? 0 : FILOT_EIO;
 }
 
+/* hostname-pid-random: unique per run, so leases of a dead run are known dead. */
+static void make_instance_id(char *out, size_t len)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    unsigned int rnd = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &rnd, sizeof rnd) != (ssize_t)sizeof rnd)
+            rnd = (unsigned int)clock_wall_ms();
+        close(fd);
+    }
+    snprintf(out, len, "%s-%d-%08x", host, (int)getpid(), rnd);
+}
+
 static void init_children(struct supervisor *s)
 {
     s->gpu = (struct child){.program = "filot-gpu-server", .index = -1, .last_status = -1};
@@ -102,7 +118,12 @@ int sup_init(struct supervisor *s)
         return FILOT_EXIT_CONFIG;
     }
     log_init("filot-ocrd", s->cfg.log_level);
+    if (s->cfg.job_source[0] == '\0' && config_check_pipeline(&s->cfg, err, sizeof err) != 0) {
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
     s->start_ms = clock_mono_ms();
+    make_instance_id(s->instance_id, sizeof s->instance_id);
     s->nworkers = s->cfg.concurrency;
     s->gpu_wanted = s->cfg.gpu_enabled || s->cfg.gpu_emulate;
     s->policy = (struct child_policy){s->cfg.backoff_min_ms, s->cfg.backoff_max_ms, STABLE_MS,
@@ -123,7 +144,8 @@ int sup_init(struct supervisor *s)
                strerror(errno), LF_END);
         return FILOT_EXIT_FAILURE;
     }
-    s->env = (struct spawn_env){s->bin_dir, environ, s->pool.fd, s->parent_pipe[0], s->runtime_dir};
+    s->env = (struct spawn_env){s->bin_dir,       environ,        s->pool.fd,
+                                s->parent_pipe[0], s->runtime_dir, s->instance_id};
     if (s->cfg.health_port != 0 &&
         http_start(s->cfg.health_bind, s->cfg.health_port, &s->http) != 0)
         return FILOT_EXIT_FAILURE;
@@ -134,7 +156,8 @@ int sup_init(struct supervisor *s)
            "autoFallbackEnabled", s->cfg.gpu_autofallback, LF_INT, "shmBytes",
            (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.hdr->slot_bytes,
            LF_INT, "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir",
-           s->runtime_dir, LF_END);
+           s->runtime_dir, LF_STR, "instanceId", s->instance_id, LF_STR, "mode",
+           s->cfg.job_source[0] ? "ipc" : "queue", LF_END);
     uint64_t now = clock_mono_ms();
     if (s->gpu_wanted)
         child_event(&s->gpu, EV_START, now, &s->policy, &s->env);

@@ -30,6 +30,7 @@ struct supervisor {
     struct spawn_env env;
     char bin_dir[4096];
     char runtime_dir[108];
+    char instance_id[128];
     bool own_runtime_dir;
     int parent_pipe[2]; /* children hold [0]; EOF tells them we are gone */
     int sigfd;

@@ -2,13 +2,23 @@
 # gen-cards.sh - synthetic KTP / NPWP card images with ground truth.
 #
 # Usage: tests/gen-cards.sh [--seed N] [--count N] [--type KTP|NPWP|mixed]
-#                           [--degrade none|light] [--layout columns|inline]
-#                           [--jobs N] OUTDIR
+#                           [--degrade none|light|photo] [--layout columns|inline]
+#                           [--npwp15 PERCENT] [--jobs N] OUTDIR
 #
 # For each card writes OUTDIR/<name>.png (colour, 1011x638 at 300 dpi) and
 # OUTDIR/<name>.json (the field values drawn on the card, keyed like the
 # parser's output plus "documentType"), and appends "<name>.png<TAB>TYPE" to
 # OUTDIR/manifest.tsv (no header line; the file is rewritten on every run).
+#
+# --degrade photo imitates a phone photo of a real card (tests/eval uses it):
+# a guilloche-like pattern of coloured sine curves on a tinted card, the NIK
+# in OCR-A (fonts-ocr-a) or a bold sans, body text in DejaVu Sans or Nimbus
+# Sans (fonts-urw-base35), "Gol. Darah" beside the gender, the card on a dark
+# table (40-90 px border), perspective (corners moved up to 2 %), rotation up
+# to +/-10 degrees, uneven light, blur 0.4-1.1, Gaussian noise, and JPEG
+# quality 50-90 (the file is then <name>.jpg).  --npwp15 sets the share of
+# NPWP cards with the 15-digit punctuated number (default 100; the rest print
+# the 16-digit NIK-based form as plain digits).
 #
 # Determinism: all field values come from bash's $RANDOM seeded with --seed,
 # noise uses ImageMagick's -seed, and PNG time chunks are excluded, so the same
@@ -36,12 +46,14 @@ count=10
 type=KTP
 degrade=none
 layout=inline
+npwp15=100
 jobs=$(nproc 2>/dev/null || echo 1)
 outdir=
 
 usage() {
     echo "usage: $0 [--seed N] [--count N] [--type KTP|NPWP|mixed]" \
-        "[--degrade none|light] [--layout columns|inline] [--jobs N] OUTDIR" >&2
+        "[--degrade none|light|photo] [--layout columns|inline] [--npwp15 PERCENT]" \
+        "[--jobs N] OUTDIR" >&2
     exit 2
 }
 
@@ -53,6 +65,7 @@ while [ $# -gt 0 ]; do
     --degrade) degrade=${2:?}; shift 2 ;;
     --jobs) jobs=${2:?}; shift 2 ;;
     --layout) layout=${2:?}; shift 2 ;;
+    --npwp15) npwp15=${2:?}; shift 2 ;;
     -h | --help) usage ;;
     -*) usage ;;
     *) [ -z "$outdir" ] || usage; outdir=$1; shift ;;
@@ -60,8 +73,9 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$outdir" ] || usage
 [[ $seed =~ ^[0-9]+$ && $count =~ ^[0-9]+$ && $jobs =~ ^[1-9][0-9]*$ ]] || usage
+[[ $npwp15 =~ ^[0-9]+$ ]] && ((npwp15 <= 100)) || usage
 case $type in KTP | NPWP | mixed) ;; *) usage ;; esac
-case $degrade in none | light) ;; *) usage ;; esac
+case $degrade in none | light | photo) ;; *) usage ;; esac
 case $layout in columns | inline) ;; *) usage ;; esac
 command -v convert >/dev/null || { echo "$0: ImageMagick convert not found" >&2; exit 1; }
 
@@ -171,6 +185,10 @@ luhn() {
 # corners uncovered by the rotation are white, like a scanner lid.
 degrade_args() {
     DEG=()
+    if [ "$degrade" = photo ]; then
+        photo_args "$1"
+        return 0
+    fi
     [ "$degrade" = light ] || return 0
     local r sign=
     rand -30 30; r=$REPLY
@@ -179,10 +197,89 @@ degrade_args() {
         -background white -rotate "$sign$((r / 10)).$((r % 10))" +repage -alpha off)
 }
 
+# Card and table colours of --degrade photo: pattern ink, card tint, table.
+INKS=("#6f9fcf" "#7fb0c8" "#8fa8d8" "#9cc0a8" "#c09cb8")
+TINTS=("#dbe9f6" "#e4eef8" "#d6e6ef" "#e8f0e4" "#f2e6ee")
+TABLES=("#3a2b20" "#202020" "#4a4a52" "#5b3a29" "#2b3440")
+BLOODS=(A B AB O - A B O)
+FONT_OCRA=/usr/share/fonts/truetype/ocr-a/OCRA.ttf
+BODY_FONTS=(DejaVu-Sans /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf)
+NIK_FONTS=(DejaVu-Sans-Bold /usr/share/fonts/opentype/urw-base35/NimbusSans-Bold.otf)
+
+# pattern_file: writes $outdir/.guilloche.png once per run (grey sine curves
+# on white, three crossing families); cards tint and shift it.
+pattern_file() {
+    PATTERN=$outdir/.guilloche.png
+    [ "$degrade" = photo ] || return 0
+    local draw
+    draw=$(awk 'BEGIN {
+        for (f = 0; f < 3; f++)
+            for (k = 0; k < 26; k++) {
+                printf "polyline"
+                for (x = -8; x <= 1020; x += 6) {
+                    y = k * 26 + (f - 1) * 9 + (14 + 6 * f) * sin(x / (40 + 23 * f) + k * 0.7 * f)
+                    printf " %d,%d", x, y
+                }
+                printf " "
+            }
+    }')
+    convert -size 1011x638 xc:white -fill none -stroke gray40 -strokewidth 1.2 -draw "$draw" \
+        -depth 8 -define png:exclude-chunk=date,time "$PATTERN"
+}
+
+# photo_args CARDSEED: DEG = phone-photo degradations (see the header) and
+# PHOTO_BASE = the tinted, shifted pattern the card is drawn on.
+photo_args() {
+    local ink tint table blur q bw a sign=
+    pick INKS; ink=$REPLY
+    pick TINTS; tint=$REPLY
+    pick TABLES; table=$REPLY
+    rand 4 11; blur=$REPLY
+    rand 50 90; q=$REPLY
+    rand 40 90; bw=$REPLY
+    rand -100 100; a=$REPLY
+    if ((a < 0)); then sign=-; a=$((-a)); fi
+    local w=$((1011 + 2 * bw)) h=$((638 + 2 * bw)) c=() i
+    for i in 1 2 3 4 5 6 7 8; do
+        rand -20 20; c+=("$REPLY")
+    done
+    local persp="0,0 ${c[0]},${c[1]} $w,0 $((w + c[2])),${c[3]}"
+    persp+=" $w,$h $((w + c[4])),$((h + c[5])) 0,$h ${c[6]},$((h + c[7]))"
+    rand 0 3; local lx=$((REPLY % 2 * w)) ly=$((REPLY / 2 * h))
+    rand 60 85; local dim=$REPLY
+    rand 0 999; local rx=$REPLY
+    rand 0 999; local ry=$REPLY
+    PHOTO_BASE=("$PATTERN" -roll "+$rx+$ry" +level-colors "$ink,$tint")
+    DEG=(-blur "0x0.$blur" -bordercolor "$table" -border "$bw"
+        \( -size "${w}x$h" xc: -sparse-color Barycentric
+        "$lx,$ly gray(100%) $((w - lx)),$((h - ly)) gray($dim%)" \)
+        -compose multiply -composite -compose over
+        -virtual-pixel background -background "$table" -distort Perspective "$persp"
+        -rotate "$sign$((a / 10)).$((a % 10))" +repage
+        -attenuate 0.5 -seed "$1" +noise Gaussian -alpha off -quality "$q")
+}
+
+# photo_base: BASE = the pattern tinted and shifted by photo_args.
+photo_base() {
+    BASE=("${PHOTO_BASE[@]}")
+}
+
+# card_fonts: NIK_FONT and BODY_FONT; photo mode mixes fonts, the NIK in
+# OCR-A on two cards out of three.
+card_fonts() {
+    NIK_FONT=DejaVu-Sans-Bold
+    BODY_FONT=DejaVu-Sans
+    [ "$degrade" = photo ] || return 0
+    if ((RANDOM % 3)); then NIK_FONT=$FONT_OCRA; else pick NIK_FONTS; NIK_FONT=$REPLY; fi
+    pick BODY_FONTS; BODY_FONT=$REPLY
+}
+
 # Common output settings: colour PNG, 8-bit, 300 dpi, no time chunks.  Noisy
 # images do not compress: zlib level 0 saves ~0.3 s per card over the default.
 OUTARGS=(-units PixelsPerInch -density 300 -depth 8 -define png:exclude-chunk=date,time)
-[ "$degrade" = none ] || OUTARGS+=(-quality 1)
+[ "$degrade" = none ] || [ "$degrade" = photo ] || OUTARGS+=(-quality 1)
+EXT=png
+[ "$degrade" = photo ] && EXT=jpg
 
 # render FILE: runs convert on ARGS + DEG in the background, at most $jobs at
 # once.  Field values were already drawn in this shell, so the parallelism
@@ -236,16 +333,32 @@ gen_ktp() { # NAME CARDSEED
         $((RANDOM % 12 + 1)) "$REPLY"
 
     degrade_args "$2"
-    ARGS=(-size 1011x638 "xc:#dbe9f6" -fill black -gravity North
+    card_fonts
+    local blood= valid="SEUMUR HIDUP"
+    if [ "$degrade" = photo ]; then
+        pick BLOODS; blood=$REPLY
+        if ((RANDOM % 5 == 0)); then
+            rand 2020 2030; printf -v valid '%s-%04d' "${issued:0:5}" "$REPLY"
+        fi
+    fi
+    BASE=(-size 1011x638 "xc:#dbe9f6")
+    [ "$degrade" != photo ] || photo_base
+    ARGS=("${BASE[@]}" -fill black -gravity North
         -font DejaVu-Sans-Bold -pointsize 26 -annotate +0+16 "PROVINSI $prov"
         -annotate +0+50 "$city" -gravity NorthWest
-        -pointsize 30)
+        -font "$NIK_FONT" -pointsize 30)
     field "NIK" "$nik" 100 30 275
-    ARGS+=(-font DejaVu-Sans -pointsize 21)
+    ARGS+=(-font "$BODY_FONT" -pointsize 21)
     y=152
     field "Nama" "$name" $y; y=$((y + 31))
     field "Tempat/Tgl Lahir" "$place, $dob" $y; y=$((y + 31))
-    field "Jenis Kelamin" "$gender" $y; y=$((y + 31))
+    if [ -n "$blood" ] && [ "$layout" = inline ]; then
+        field "Jenis Kelamin" "$gender  Gol. Darah : $blood" $y
+    else
+        field "Jenis Kelamin" "$gender" $y
+        [ -z "$blood" ] || ARGS+=(-annotate "+560+$y" "Gol. Darah : $blood")
+    fi
+    y=$((y + 31))
     field "Alamat" "$addr" $y; y=$((y + 31))
     field "RT/RW" "$rt/$rw" $y 60; y=$((y + 31))
     field "Kel/Desa" "$kel" $y 60; y=$((y + 31))
@@ -254,15 +367,24 @@ gen_ktp() { # NAME CARDSEED
     field "Status Perkawinan" "$mar" $y; y=$((y + 31))
     field "Pekerjaan" "$job" $y; y=$((y + 31))
     field "Kewarganegaraan" "WNI" $y; y=$((y + 31))
-    field "Berlaku Hingga" "SEUMUR HIDUP" $y
+    field "Berlaku Hingga" "$valid" $y
     # Photo area and issuing place/date, right column.
     ARGS+=(-fill "#b7c4d1" -draw "rectangle 770,110 960,360" -fill black -pointsize 16
         -annotate +800+380 "${city#KOTA }" -annotate +815+402 "$issued")
-    render "$outdir/$1.png"
-    printf '{"documentType":"KTP","nik":"%s","name":"%s","birthPlace":"%s","birthDate":"%s",' \
-        "$nik" "$name" "$place" "$dob" >"$outdir/$1.json"
-    printf '"gender":"%s","address":"%s","religion":"%s","maritalStatus":"%s"}\n' \
-        "$gender" "$addr" "$rel" "$mar" >>"$outdir/$1.json"
+    render "$outdir/$1.$EXT"
+    {
+        printf '{"documentType":"KTP","nik":"%s","name":"%s","birthPlace":"%s",' \
+            "$nik" "$name" "$place"
+        printf '"birthDate":"%s","gender":"%s","address":"%s","religion":"%s",' \
+            "$dob" "$gender" "$addr" "$rel"
+        printf '"maritalStatus":"%s","rtRw":"%s","village":"%s","district":"%s",' \
+            "$mar" "$rt/$rw" "$kel" "$kec"
+        printf '"occupation":"%s","nationality":"WNI","validUntil":"%s","province":"%s",' \
+            "$job" "$valid" "$prov"
+        printf '"city":"%s"' "$city"
+        [ -z "$blood" ] || printf ',"bloodType":"%s"' "$blood"
+        printf '}\n'
+    } >"$outdir/$1.json"
 }
 
 gen_npwp() { # NAME CARDSEED
@@ -289,13 +411,19 @@ gen_npwp() { # NAME CARDSEED
         $((RANDOM % 12 + 1)) "$REPLY"
 
     degrade_args "$2"
-    ARGS=(-size 1011x638 "xc:#eef1f4" -fill black -gravity NorthWest
+    card_fonts
+    if [ "$degrade" = photo ] && ((RANDOM % 100 >= npwp15)); then
+        npwp=$nik
+    fi
+    BASE=(-size 1011x638 "xc:#eef1f4")
+    [ "$degrade" != photo ] || photo_base
+    ARGS=("${BASE[@]}" -fill black -gravity NorthWest
         -font DejaVu-Sans-Bold -pointsize 20
         -annotate +30+20 "KEMENTERIAN KEUANGAN REPUBLIK INDONESIA"
         -annotate +30+48 "DIREKTORAT JENDERAL PAJAK"
-        -pointsize 30)
+        -font "$NIK_FONT" -pointsize 30)
     field "NPWP" "$npwp" 120 30 275
-    ARGS+=(-font DejaVu-Sans -pointsize 22)
+    ARGS+=(-font "$BODY_FONT" -pointsize 22)
     field "Nama" "$name" 180
     field "NIK" "$nik" 215
     field "Alamat" "$addr" 250
@@ -303,13 +431,14 @@ gen_npwp() { # NAME CARDSEED
     [ "$layout" = columns ] || addr2x=120
     ARGS+=(-annotate "+${addr2x}+280" "${city}, $prov" -annotate +30+340 "$kpp"
         -annotate +30+375 "Tanggal Terdaftar : $reg")
-    render "$outdir/$1.png"
+    render "$outdir/$1.$EXT"
     printf '{"documentType":"NPWP","npwpNumber":"%s","name":"%s"}\n' "$npwp" "$name" \
         >"$outdir/$1.json"
 }
 
 mkdir -p "$outdir"
 : >"$outdir/manifest.tsv"
+pattern_file
 RANDOM=$seed
 for ((i = 1; i <= count; i++)); do
     t=$type
@@ -319,7 +448,7 @@ for ((i = 1; i <= count; i++)); do
     lower=${t,,}
     printf -v card '%s-%04d' "$lower" "$i"
     "gen_$lower" "$card" $((seed * 100000 + i))
-    printf '%s.png\t%s\n' "$card" "$t" >>"$outdir/manifest.tsv"
+    printf '%s.%s\t%s\n' "$card" "$EXT" "$t" >>"$outdir/manifest.tsv"
 done
 while ((running > 0)); do
     wait -n || failed=1

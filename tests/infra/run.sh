@@ -395,13 +395,30 @@ EOF
     expect_eq "$(tail -n 1 "$DOCKER_LOG")" "images filot-ocr-gpu-worker:t4" "docker images check"
 }
 
-c_deploy_scaling_alarms() {
+c_deploy_scaling() {
     deploy_env
+    if ! awsm application-autoscaling put-scaling-policy --generate-cli-skeleton input |
+        jq -e '.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification | has("Metrics")' \
+            >/dev/null; then
+        # old CLI (e.g. Debian 12's 2.9.19): the script must say so clearly
+        local rc=0
+        scripts/deploy-ocr-gpu.sh scaling >/dev/null 2>"$T/err" || rc=$?
+        [ "$rc" -ne 0 ] || fail "scaling succeeded with a CLI that cannot send Metrics"
+        grep -q 'cannot send metric-math target tracking' "$T/err" || fail "unclear: $(cat "$T/err")"
+        skip "$(aws --version 2>&1 | cut -d' ' -f1) lacks metric-math target tracking (clear error verified)"
+    fi
     scripts/deploy-ocr-gpu.sh scaling >"$T/pol"
     grep -q 'policyName/filot-ocr-gpu-queue-depth-per-task' "$T/pol" || fail "no policy ARN"
     expect_eq "$(awsm application-autoscaling describe-scalable-targets --service-namespace ecs \
         --query 'ScalableTargets[0].[ResourceId,MinCapacity,MaxCapacity]' --output text)" \
         "service/filot-ocr-gpu-cluster/filot-ocr-gpu-service	1	4" "scalable target"
+    expect_eq "$(awsm application-autoscaling describe-scaling-policies --service-namespace ecs \
+        --query 'ScalingPolicies[0].TargetTrackingScalingPolicyConfiguration.TargetValue' --output text)" \
+        10.0 "target value"
+}
+
+c_deploy_alarms() {
+    deploy_env
     scripts/deploy-ocr-gpu.sh alarms >"$T/alarms"
     expect_eq "$(sort "$T/alarms" | tr '\n' ' ')" \
         "$(jq -r '.Alarms[].AlarmName' alerts/cloudwatch-alarms.json | sort | tr '\n' ' ')" \
@@ -471,7 +488,8 @@ if [[ deploy-register == $PATTERN || $PATTERN == deploy* ]]; then
         check deploy-update-redeploy c_deploy_update_redeploy
         check deploy-rollback c_deploy_rollback
         check deploy-all c_deploy_all
-        check deploy-scaling-alarms c_deploy_scaling_alarms
+        check deploy-scaling c_deploy_scaling
+        check deploy-alarms c_deploy_alarms
         check deploy-missing-prereqs c_deploy_missing_prereqs
     else
         failed=$((failed + 1))

@@ -1,0 +1,123 @@
+/*
+ * proc_util.h - helpers shared by the process tests: start our programs
+ * with extra environment and captured output, wait with a deadline, read
+ * what they wrote, talk HTTP to /health and /metrics, and clean up every
+ * process a test left behind.
+ *
+ * Nothing here fakes our own programs: the tests run the real binaries and
+ * send them real signals.
+ */
+#ifndef FILOT_PROC_UTIL_H
+#define FILOT_PROC_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* How to start one process. */
+struct pu_spec {
+    const char *const *argv; /* argv[0] is the path to execute; NULL-terminated */
+    const char *const *env;  /* "NAME=VALUE" sets, "NAME" unsets; NULL-terminated or NULL */
+    const char *out_path;    /* stdout goes here (truncated), NULL: /dev/null */
+    const char *err_path;    /* stderr goes here (truncated), NULL: /dev/null */
+    bool watchdog_pid_self;  /* sets WATCHDOG_PID to the child's own pid before exec */
+};
+
+/* Monotonic clock in milliseconds. */
+uint64_t pu_now_ms(void);
+
+/* Sleeps ms milliseconds. */
+void pu_sleep_ms(unsigned ms);
+
+/*
+ * Starts sp->argv (searched in PATH when it has no slash) with the test's
+ * environment plus sp->env, stdout and stderr redirected, core dumps off.
+ * Returns the pid or -1.
+ */
+pid_t pu_spawn(const struct pu_spec *sp);
+
+/* Reaps pid within timeout_ms.  Returns 0 and the wait status, or -1. */
+int pu_wait(pid_t pid, unsigned timeout_ms, int *status);
+
+/* True once pid (our child) has exited, without reaping it. */
+bool pu_exited(pid_t pid);
+
+/* Exit code of a wait status, or -1 when the process died on a signal. */
+int pu_exit_code(int status);
+
+/* True while /proc/<pid> exists (running or zombie). */
+bool pu_pid_exists(pid_t pid);
+
+/* The whole file, NUL-terminated, malloc'd; NULL when unreadable. */
+char *pu_read_file(const char *path, size_t *len);
+
+/* Writes len bytes to path (created or truncated).  Returns 0 or -1. */
+int pu_write_file(const char *path, const void *data, size_t len);
+
+/* Number of complete (newline-ended) lines in path; 0 when unreadable. */
+int pu_count_lines(const char *path);
+
+/*
+ * Parses every non-empty line of text as JSON.  Returns a new array, or
+ * NULL when some line is not JSON (*bad_line then holds its 1-based number).
+ */
+json_t *pu_json_lines(const char *text, int *bad_line);
+
+/* pu_json_lines of a whole file; NULL when unreadable or not JSON lines. */
+json_t *pu_json_file(const char *path);
+
+/*
+ * GET path from 127.0.0.1:port over a plain socket.  Returns the HTTP
+ * status code (and the malloc'd body in *body when body is not NULL), or
+ * -1 when nothing answered.
+ */
+int pu_http_get(int port, const char *path, char **body);
+
+/* GET /health parsed; NULL when nothing or no JSON came back. */
+json_t *pu_health(int port, int *code);
+
+/* A TCP port that was free a moment ago on 127.0.0.1; -1 on failure. */
+int pu_free_port(void);
+
+/*
+ * The child entry of a /health document with this program and index
+ * (index < 0: the first with that program).  Borrowed; NULL if absent.
+ */
+json_t *pu_health_child(const json_t *health, const char *program, int index);
+
+/* String member of a JSON object, "" when absent or not a string. */
+const char *pu_str(const json_t *obj, const char *key);
+
+/* Integer member of a JSON object, dflt when absent or not an integer. */
+long long pu_int(const json_t *obj, const char *key, long long dflt);
+
+/*
+ * Pid of a worker that /health shows busy, other than not_pid; 0 when
+ * none.  *index gets its worker index when index is not NULL.
+ */
+pid_t pu_busy_worker(const json_t *health, pid_t not_pid, int *index);
+
+/* Calls pred(arg) every interval_ms until it is true or timeout_ms passed. */
+bool pu_wait_until(bool (*pred)(void *), void *arg, unsigned timeout_ms, unsigned interval_ms);
+
+/* Creates a directory from a mkdtemp template such as "/tmp/x.XXXXXX". */
+int pu_mkdtemp(char *templ);
+
+/* Removes path and everything below it; quiet about what is missing. */
+void pu_rm_rf(const char *path);
+
+/*
+ * Makes this process the reaper of orphaned descendants, so that a
+ * process a failed test left behind still has us as an ancestor.
+ */
+int pu_become_subreaper(void);
+
+/*
+ * SIGKILLs every descendant of this process (found through /proc) and
+ * reaps our children.  Returns how many processes it killed.
+ */
+int pu_kill_descendants(void);
+
+#endif
