@@ -15,8 +15,9 @@ DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev
                     libpq-dev libhiredis-dev libpoppler-glib-dev uuid-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
-                    prometheus curl procps redis-server postgresql-15 python3
-DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl
+                    prometheus curl procps redis-server postgresql-15 python3 img2pdf
+DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
+                    redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
 CPPFLAGS  += -D_GNU_SOURCE -I.
@@ -119,7 +120,8 @@ deps:
 test-gpu:
 	tests/gpu/run.sh
 
-run: deps
+run:
+	scripts/deps.sh run
 	$(MAKE) all
 	scripts/run-local.sh
 

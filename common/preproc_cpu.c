@@ -28,7 +28,8 @@
  */
 #define PP_STEPS_AUTO (PP_STEP_RESCALE | PP_STEP_BGNORM | PP_STEP_DESKEW)
 
-#define PP_SKEW_COARSE  20 /* search steps, hundredths of a degree */
+#define PP_SKEW_COARSE  50 /* search steps, hundredths of a degree */
+#define PP_SKEW_MEDIUM  10
 #define PP_SKEW_FINE    2
 #define PP_SKEW_MIN_INK 64u
 #define PP_SKEW_BG      31u /* background window on the thumbnail (px) */
@@ -104,7 +105,7 @@ void pp_params_default(uint32_t steps, struct pp_params *p)
     p->bg_window = 63;
     p->sauvola_window = 31;
     p->sauvola_k = 0.34f;
-    p->max_skew_deg = 6.0f;
+    p->max_skew_deg = 12.0f; /* photos: up to +/-10 degrees measured */
     p->target_height = 680;
     p->page_target_height = 3300;
 }
@@ -215,6 +216,15 @@ static int search_angles(const uint16_t *ink, size_t nink, uint32_t w, uint32_t 
     return best;
 }
 
+/* search_angles() on [best - span, best + span] within +/- range. */
+static int refine(const uint16_t *ink, size_t nink, uint32_t w, uint32_t h, uint32_t *rows,
+                  int range, int best, int span, int step)
+{
+    int lo = best - span < -range ? -range : best - span;
+    int hi = best + span > range ? range : best + span;
+    return search_angles(ink, nink, w, h, rows, lo, hi, step, best);
+}
+
 /*
  * Skew of the text lines in a small grey image: its own background
  * normalisation (uneven light would otherwise make Otsu split the
@@ -254,9 +264,9 @@ int pp_skew_estimate(const uint8_t *small, uint32_t w, uint32_t h, float max_deg
         int range = (int)floorf(max_deg * 100.0f);
         range -= range % PP_SKEW_COARSE;
         int coarse = search_angles(ink, nink, w, h, rows, -range, range, PP_SKEW_COARSE, 0);
-        int lo = coarse - PP_SKEW_COARSE < -range ? -range : coarse - PP_SKEW_COARSE;
-        int hi = coarse + PP_SKEW_COARSE > range ? range : coarse + PP_SKEW_COARSE;
-        *deg = (float)search_angles(ink, nink, w, h, rows, lo, hi, PP_SKEW_FINE, coarse) / 100.0f;
+        int medium = refine(ink, nink, w, h, rows, range, coarse, PP_SKEW_COARSE, PP_SKEW_MEDIUM);
+        *deg = (float)refine(ink, nink, w, h, rows, range, medium, PP_SKEW_MEDIUM, PP_SKEW_FINE) /
+               100.0f;
     }
     free(ink);
     free(rows);

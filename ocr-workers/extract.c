@@ -216,10 +216,41 @@ static int npwp_luhn_ok(const char *d)
     return (10 - sum % 10) % 10 == d[8] - '0';
 }
 
+/*
+ * The punctuated 15-digit form read group by group: digit runs split at
+ * '.', '-', ',' or spaces must have the lengths 2 3 3 1 3 3, or 3 3 3 1 3 3
+ * with a leading '1' (a colon read as a digit).  Writes the 15 digits.
+ */
+static int npwp_groups(const char *in, char *d)
+{
+    static const int shape[] = {2, 3, 3, 1, 3, 3};
+    char buf[128], *save = NULL;
+    int g = 0, n = 0;
+    snprintf(buf, sizeof buf, "%s", in);
+    for (char *tok = strtok_r(buf, ".-, ", &save); tok; tok = strtok_r(NULL, ".-, ", &save)) {
+        char digits[32];
+        int len = extract_repair_digits(tok, digits, sizeof digits);
+        if (len <= 0)
+            continue;
+        const char *p = digits;
+        if (g == 0 && len == 3 && digits[0] == '1')
+            p++, len--;
+        if (g >= 6 || len != shape[g])
+            return -1;
+        memcpy(d + n, p, (size_t)len);
+        n += len;
+        g++;
+    }
+    d[n] = '\0';
+    return g == 6 ? 0 : -1;
+}
+
 int extract_npwp_number(const char *in, char *out, size_t cap)
 {
     char d[40];
-    int n = extract_repair_digits(in, d, sizeof d);
+    int n = npwp_groups(in, d) == 0 ? 15 : extract_repair_digits(in, d, sizeof d);
+    if (n == 17 && d[0] == '1') /* a colon read as "1" */
+        memmove(d, d + 1, (size_t)n--);
     if (n == 15 && cap >= 21) {
         snprintf(out, cap, "%.2s.%.3s.%.3s.%.1s-%.3s.%.3s", d, d + 2, d + 5, d + 8, d + 9, d + 12);
         return 15;
@@ -305,6 +336,15 @@ static int is_misread_colon(const char *s)
     return s[0] != '\0' && s[1] == '\0' && strchr("1Il|i!>", s[0]) != NULL;
 }
 
+/* Whether two words read "Gol. Darah" (the blood type printed beside gender). */
+static int starts_gol_darah(const struct ocr_word *a, const struct ocr_word *b)
+{
+    char l[64] = "";
+    append_letters(a->text, l, sizeof l);
+    append_letters(b->text, l, sizeof l);
+    return extract_edit_distance(l, "GOLDARAH") <= 2;
+}
+
 /* A value: the words [from, to) of a row, their box and mean confidence. */
 struct value {
     const struct row *row;
@@ -331,6 +371,8 @@ static void take_value(const struct row *r, size_t k, struct value *v)
     long conf = 0;
     for (; i < r->n; i++) {
         if (i > v->from && r->w[i]->x0 - r->w[i - 1]->x1 > GAP_FACTOR * h)
+            break;
+        if (i > v->from && i + 1 < r->n && starts_gol_darah(r->w[i], r->w[i + 1]))
             break;
         const char *t = r->w[i]->text;
         if (i == v->from)
@@ -708,11 +750,12 @@ static void extract_npwp(json_t *o, json_t *conf, const struct layout *L, extrac
             char *t = NULL;
             int x0, y0, x1, y1, ct = 0;
             value_box(&v, &x0, &y0, &x1, &y1);
-            if ((n < 0 || (n == 15 && !npwp_luhn_ok(s))) && reread &&
+            int punct = strpbrk(v.text, ".-") != NULL;
+            if ((n < 0 || (n == 15 && !npwp_luhn_ok(s)) || (n == 16 && punct)) && reread &&
                 reread(ctx, x0, y0, x1, y1, "0123456789.-", &t, &ct) == 0 && t) {
                 char s2[VALUE_LEN];
                 int n2 = extract_npwp_number(t, s2, sizeof s2);
-                if (n2 > 0 && (n < 0 || n2 == 15)) {
+                if (n2 > 0 && (n < 0 || (n2 == 15 && npwp_luhn_ok(s2)))) {
                     memcpy(s, s2, sizeof s);
                     n = n2;
                     c = ct;

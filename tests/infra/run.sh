@@ -412,9 +412,10 @@ c_deploy_scaling() {
     expect_eq "$(awsm application-autoscaling describe-scalable-targets --service-namespace ecs \
         --query 'ScalableTargets[0].[ResourceId,MinCapacity,MaxCapacity]' --output text)" \
         "service/filot-ocr-gpu-cluster/filot-ocr-gpu-service	1	4" "scalable target"
-    expect_eq "$(awsm application-autoscaling describe-scaling-policies --service-namespace ecs \
-        --query 'ScalingPolicies[0].TargetTrackingScalingPolicyConfiguration.TargetValue' --output text)" \
-        10.0 "target value"
+    local target
+    target=$(awsm application-autoscaling describe-scaling-policies --service-namespace ecs \
+        --query 'ScalingPolicies[0].TargetTrackingScalingPolicyConfiguration.TargetValue' --output text)
+    awk -v v="$target" 'BEGIN { exit !(v + 0 == 10) }' || fail "target value: expected 10, got $target"
 }
 
 c_deploy_alarms() {

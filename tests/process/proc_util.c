@@ -45,8 +45,7 @@ void pu_sleep_ms(unsigned ms)
 /* Opens an output file for a child, /dev/null when path is NULL. */
 static int open_output(const char *path)
 {
-    return open(path != NULL ? path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                0644);
+    return open(path != NULL ? path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
 /* In the forked child: applies sp->env entries and the WATCHDOG_PID trick. */
