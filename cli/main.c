@@ -144,8 +144,9 @@ static int cmd_enqueue(int argc, char **argv)
             rc = FILOT_EXIT_FAILURE;
             continue;
         }
-        log_kv(LOG_INFO, added ? "Document enqueued for GPU OCR processing"
-                               : "Document already queued or processing; not enqueued",
+        log_kv(LOG_INFO,
+               added ? "Document enqueued for GPU OCR processing"
+                     : "Document already queued or processing; not enqueued",
                LF_STR, "documentId", argv[i], LF_BOOL, "added", added, LF_END);
     }
     queue_close(q);

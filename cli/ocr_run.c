@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,9 +35,9 @@ struct file_job {
     const char *path;
     enum file_state state;
     int attempts;
-    int worker;       /* index holding it while F_RUNNING */
+    int worker; /* index holding it while F_RUNNING */
     int worker_pid;
-    json_t *result;   /* F_DONE */
+    json_t *result; /* F_DONE */
 };
 
 struct run {
@@ -96,6 +97,7 @@ static pid_t spawn_supervisor(struct run *r)
         dup2(logfd, STDOUT_FILENO);
         dup2(logfd, STDERR_FILENO);
         setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a killed CLI must not leave an instance behind */
         char *argv[] = {"filot-ocrd", NULL};
         execve(exe, argv, environ);
         _exit(127);
@@ -247,8 +249,7 @@ static void print_ready(struct run *r)
     }
     fflush(stdout);
     if (r->o->progress)
-        fprintf(stderr, "\rfilot-ocr: %d/%d files done, %d failed", r->done, r->njobs,
-                r->failures);
+        fprintf(stderr, "\rfilot-ocr: %d/%d files done, %d failed", r->done, r->njobs, r->failures);
 }
 
 /* Settles every file still open (the supervisor went away). */

@@ -16,11 +16,11 @@
 #include <stdbool.h>
 
 struct ocr_run_opts {
-    const char *doc_type;  /* "KTP" | "NPWP" | NULL */
-    int workers;           /* 0 = OCR_GPU_CONCURRENCY */
-    int health_port;       /* 0 = no HTTP server */
-    const char *log_path;  /* where filot-ocrd's log goes; NULL = discard */
-    bool progress;         /* progress line on stderr */
+    const char *doc_type; /* "KTP" | "NPWP" | NULL */
+    int workers;          /* 0 = OCR_GPU_CONCURRENCY */
+    int health_port;      /* 0 = no HTTP server */
+    const char *log_path; /* where filot-ocrd's log goes; NULL = discard */
+    bool progress;        /* progress line on stderr */
     char **files;
     int nfiles;
 };

@@ -32,105 +32,102 @@ enum var_kind {
 struct var_def {
     struct config_var pub;
     enum var_kind kind;
-    size_t offset;   /* into struct filot_config; (size_t)-1 = handled specially */
-    long long min;   /* K_INT / K_SIZE bounds */
+    size_t offset; /* into struct filot_config */
+    long long min; /* K_INT / K_SIZE bounds */
     long long max;
-    size_t strsize;  /* K_STR capacity */
+    size_t strsize; /* K_STR capacity */
 };
 
-#define OFF(field)  offsetof(struct filot_config, field)
-#define SIZE(field) sizeof(((struct filot_config *)0)->field)
-#define STR(name, def, help, field) {{name, def, help}, K_STR, OFF(field), 0, 0, SIZE(field)}
-#define INT(name, def, help, field, lo, hi) {{name, def, help}, K_INT, OFF(field), lo, hi, 0}
-#define NONE ((size_t)-1)
+#define OFF(field) offsetof(struct filot_config, field)
+/* One row: kind, name, default, field, bounds (K_INT / K_SIZE), help. */
+#define VAR(kind, name, def, field, lo, hi, help)                                                  \
+    {                                                                                              \
+        {name, def, help}, kind, OFF(field), lo, hi, sizeof(((struct filot_config *)0)->field)     \
+    }
 
 static const struct var_def vars[] = {
-    {{"OCR_GPU_CONCURRENCY", "2", "number of OCR worker processes"}, K_INT, OFF(concurrency), 1, 64, 0},
-    {{"OCR_GPU_ENABLED", "", "\"true\" or \"1\" lets the GPU server preprocess on the GPU"},
-     K_BOOL_TRUE1, OFF(gpu_enabled), 0, 0, 0},
-    {{"NVIDIA_VISIBLE_DEVICES", "", "\"none\" disables the GPU whatever OCR_GPU_ENABLED says"},
-     K_STR, NONE, 0, 0, 0},
-    {{"OCR_GPU_AUTOFALLBACK", "true",
-      "anything but \"false\": workers preprocess on the CPU when the GPU server cannot"},
-     K_BOOL_NOTFALSE, OFF(gpu_autofallback), 0, 0, 0},
-    {{"HEALTH_PORT", "8080", "port of GET /health and GET /metrics; 0 disables"}, K_INT,
-     OFF(health_port), 0, 65535, 0},
-    {{"OCR_HEALTH_BIND", "0.0.0.0", "IPv4 address the health server binds"}, K_STR,
-     OFF(health_bind), 0, 0, sizeof(((struct filot_config *)0)->health_bind)},
-    {{"OCR_DRAIN_TIMEOUT_MS", "30000", "on SIGTERM, how long in-flight jobs may take to finish"},
-     K_INT, OFF(drain_timeout_ms), 0, 3600000, 0},
-    {{"OCR_JOB_TIMEOUT_MS", "120000", "a job running longer is ended with SIGKILL"}, K_INT,
-     OFF(job_timeout_ms), 10, 3600000, 0},
-    {{"OCR_GPU_DEADLINE_MS", "2000",
-      "how long a worker waits for the GPU server before using the CPU twin"},
-     K_INT, OFF(gpu_deadline_ms), 1, 600000, 0},
-    {{"OCR_RESTART_BACKOFF_MIN_MS", "100", "first restart delay of a crashed child"}, K_INT,
-     OFF(backoff_min_ms), 0, 3600000, 0},
-    {{"OCR_RESTART_BACKOFF_MAX_MS", "30000", "restart delay cap (doubling from the minimum)"},
-     K_INT, OFF(backoff_max_ms), 0, 3600000, 0},
-    {{"OCR_SHM_SIZE", "2G", "shared-memory slot pool size (bytes, or k/M/G suffix)"}, K_SIZE,
-     OFF(shm_size), 16LL << 20, 64LL << 30, 0},
-    {{"OCR_MAX_PIXELS", "25000000", "images with more pixels are refused before decoding"},
-     K_SIZE, OFF(max_pixels), 1024, 400000000, 0},
-    {{"OCR_WORKER_MAX_JOBS", "1000", "a worker is replaced after this many jobs"}, K_INT,
-     OFF(worker_max_jobs), 1, 100000000, 0},
-    {{"OCR_WORKER_MAX_RSS_MB", "600", "a worker is replaced when its RSS passes this"}, K_INT,
-     OFF(worker_max_rss_mb), 64, 1000000, 0},
-    {{"OCR_LANGS", "ind+eng", "Tesseract languages"}, K_STR, OFF(langs), 0, 0,
-     sizeof(((struct filot_config *)0)->langs)},
-    {{"OCR_PREPROCESS", "auto", "preprocessing steps: auto, none, or rescale,bgnorm,deskew,binarize"},
-     K_STEPS, OFF(preprocess), 0, 0, sizeof(((struct filot_config *)0)->preprocess)},
-    {{"OCR_GPU_EMULATE", "0",
-      "1: the GPU server runs the CPU twin instead of CUDA (tests on machines without a GPU)"},
-     K_BOOL_01, OFF(gpu_emulate), 0, 0, 0},
-    {{"OCR_RUNTIME_DIR", "", "directory for control sockets; default /tmp/filot-ocrd.<pid>"},
-     K_STR, OFF(runtime_dir), 0, 0, sizeof(((struct filot_config *)0)->runtime_dir)},
-    {{"OCR_LOG_LEVEL", "info", "debug, info, warn or error"}, K_LOGLEVEL, OFF(log_level), 0, 0, 0},
-    {{"OCR_JOB_SOURCE", "", "ipc:// URL workers take jobs from (set by filot-ocr for its private instance)"},
-     K_STR, OFF(job_source), 0, 0, sizeof(((struct filot_config *)0)->job_source)},
-    {{"OCR_MAX_DOWNLOAD_BYTES", "20M", "largest document (file or object) accepted, bytes"}, K_SIZE,
-     OFF(max_download_bytes), 1024, 1LL << 30, 0},
-    STR("OCR_GPU_QUEUE_KEY", "filot:ocr:gpu:queue", "Redis list of document ids to process",
-        queue_key),
-    STR("OCR_GPU_PROCESSING_KEY", "filot:ocr:gpu:processing", "Redis set of claimed document ids",
-        processing_key),
-    STR("OCR_GPU_ATTEMPTS_KEY", "filot:ocr:gpu:attempts", "Redis hash of attempt counts",
-        attempts_key),
-    STR("OCR_GPU_PUBLISH_CHANNEL", "filot:ocr:gpu:results", "Redis channel results are published on",
-        publish_channel),
-    INT("OCR_GPU_POLL_INTERVAL", "1000", "ms between queue polls when the queue is empty",
-        poll_interval_ms, 10, 600000),
-    INT("OCR_GPU_MAX_RETRIES", "3", "attempts before the CPU fallback attempt / failure",
-        max_retries, 1, 100),
-    INT("OCR_GPU_STUCK_TIMEOUT", "300000",
-        "ms without a lease renewal after which a claimed job counts as stuck", stuck_timeout_ms,
-        1000, 86400000),
-    INT("OCR_GPU_REAPER_INTERVAL", "60000", "ms between stuck-job sweeps", reaper_interval_ms,
-        500, 86400000),
-    INT("OCR_GPU_LOCK_TTL", "600", "seconds a job lock lives without renewal", lock_ttl_s, 1,
-        86400),
-    INT("OCR_RETRY_BACKOFF_MS", "2000", "delay before the first retry of a failed job (doubles)",
-        retry_backoff_ms, 0, 3600000),
-    STR("REDIS_URL", "redis://localhost:6379", "Redis URL (redis://[:password@]host:port[/db])",
-        redis_url),
-    STR("REDIS_PASSWORD", "", "Redis password; overrides the one in REDIS_URL", redis_password),
-    STR("DATABASE_URL", "", "PostgreSQL connection string (URI or key=value, sslmode allowed)",
-        database_url),
-    STR("CF_R2_ENDPOINT", "", "R2 S3 endpoint https://<account>.r2.cloudflarestorage.com, or file:///dir",
-        r2_endpoint),
-    STR("CF_R2_ACCESS_KEY_ID", "", "R2 access key id", r2_access_key),
-    STR("CF_R2_SECRET_ACCESS_KEY", "", "R2 secret access key", r2_secret_key),
-    STR("CF_R2_BUCKET_NAME", "", "R2 bucket holding the uploads", r2_bucket),
-    STR("BULI2_API_URL", "http://localhost:8080", "BULI2 manual-review service base URL",
-        buli2_url),
-    STR("BULI2_API_KEY", "", "BULI2 bearer token; no Authorization header when empty", buli2_key),
-    INT("OCR_PDF_MAX_PAGES", "5", "PDF pages read per document", pdf_max_pages, 1, 100),
-    INT("OCR_PDF_DPI", "300", "resolution PDF pages are rendered at", pdf_dpi, 72, 600),
-    {{"OCR_RESULT_PII", "masked",
-      "masked: NIK/NPWP masked in published results; full: as the original published them"},
-     K_PII, OFF(result_pii_full), 0, 0, 0},
-    STR("OCR_EMF_NAMESPACE", "FiLot/OCR", "CloudWatch EMF namespace of metric log lines; empty: off",
-        emf_namespace),
+    VAR(K_INT, "OCR_GPU_CONCURRENCY", "2", concurrency, 1, 64, "number of OCR worker processes"),
+    VAR(K_BOOL_TRUE1, "OCR_GPU_ENABLED", "", gpu_enabled, 0, 0,
+        "\"true\" or \"1\" lets the GPU server preprocess on the GPU"),
+    VAR(K_STR, "NVIDIA_VISIBLE_DEVICES", "", nvidia_visible_devices, 0, 0,
+        "\"none\" disables the GPU whatever OCR_GPU_ENABLED says"),
+    VAR(K_BOOL_NOTFALSE, "OCR_GPU_AUTOFALLBACK", "true", gpu_autofallback, 0, 0,
+        "anything but \"false\": workers preprocess on the CPU when the GPU server cannot"),
+    VAR(K_INT, "HEALTH_PORT", "8080", health_port, 0, 65535,
+        "port of GET /health and GET /metrics; 0 disables"),
+    VAR(K_STR, "OCR_HEALTH_BIND", "0.0.0.0", health_bind, 0, 0,
+        "IPv4 address the health server binds"),
+    VAR(K_INT, "OCR_DRAIN_TIMEOUT_MS", "30000", drain_timeout_ms, 0, 3600000,
+        "on SIGTERM, how long in-flight jobs may take to finish"),
+    VAR(K_INT, "OCR_JOB_TIMEOUT_MS", "120000", job_timeout_ms, 10, 3600000,
+        "a job running longer is ended with SIGKILL"),
+    VAR(K_INT, "OCR_GPU_DEADLINE_MS", "2000", gpu_deadline_ms, 1, 600000,
+        "how long a worker waits for the GPU server before using the CPU twin"),
+    VAR(K_INT, "OCR_RESTART_BACKOFF_MIN_MS", "100", backoff_min_ms, 0, 3600000,
+        "first restart delay of a crashed child"),
+    VAR(K_INT, "OCR_RESTART_BACKOFF_MAX_MS", "30000", backoff_max_ms, 0, 3600000,
+        "restart delay cap (doubling from the minimum)"),
+    VAR(K_SIZE, "OCR_SHM_SIZE", "2G", shm_size, 16LL << 20, 64LL << 30,
+        "shared-memory slot pool size (bytes, or k/M/G suffix)"),
+    VAR(K_SIZE, "OCR_MAX_PIXELS", "25000000", max_pixels, 1024, 400000000,
+        "images with more pixels are refused before decoding"),
+    VAR(K_INT, "OCR_WORKER_MAX_JOBS", "1000", worker_max_jobs, 1, 100000000,
+        "a worker is replaced after this many jobs"),
+    VAR(K_INT, "OCR_WORKER_MAX_RSS_MB", "600", worker_max_rss_mb, 64, 1000000,
+        "a worker is replaced when its RSS passes this"),
+    VAR(K_STR, "OCR_LANGS", "ind+eng", langs, 0, 0, "Tesseract languages"),
+    VAR(K_STEPS, "OCR_PREPROCESS", "auto", preprocess, 0, 0,
+        "preprocessing steps: auto, none, or rescale,bgnorm,deskew,binarize"),
+    VAR(K_BOOL_01, "OCR_GPU_EMULATE", "0", gpu_emulate, 0, 0,
+        "1: the GPU server runs the CPU twin instead of CUDA (tests on machines without a GPU)"),
+    VAR(K_STR, "OCR_RUNTIME_DIR", "", runtime_dir, 0, 0,
+        "directory for control sockets; default /tmp/filot-ocrd.<pid>"),
+    VAR(K_LOGLEVEL, "OCR_LOG_LEVEL", "info", log_level, 0, 0, "debug, info, warn or error"),
+    VAR(K_STR, "OCR_JOB_SOURCE", "", job_source, 0, 0,
+        "ipc:// URL workers take jobs from (set by filot-ocr for its private instance)"),
+    VAR(K_SIZE, "OCR_MAX_DOWNLOAD_BYTES", "20M", max_download_bytes, 1024, 1LL << 30,
+        "largest document (file or object) accepted, bytes"),
+    VAR(K_STR, "OCR_GPU_QUEUE_KEY", "filot:ocr:gpu:queue", queue_key, 0, 0,
+        "Redis list of document ids to process"),
+    VAR(K_STR, "OCR_GPU_PROCESSING_KEY", "filot:ocr:gpu:processing", processing_key, 0, 0,
+        "Redis set of claimed document ids"),
+    VAR(K_STR, "OCR_GPU_ATTEMPTS_KEY", "filot:ocr:gpu:attempts", attempts_key, 0, 0,
+        "Redis hash of attempt counts"),
+    VAR(K_STR, "OCR_GPU_PUBLISH_CHANNEL", "filot:ocr:gpu:results", publish_channel, 0, 0,
+        "Redis channel results are published on"),
+    VAR(K_INT, "OCR_GPU_POLL_INTERVAL", "1000", poll_interval_ms, 10, 600000,
+        "ms between queue polls when the queue is empty"),
+    VAR(K_INT, "OCR_GPU_MAX_RETRIES", "3", max_retries, 1, 100,
+        "attempts before the CPU fallback attempt / failure"),
+    VAR(K_INT, "OCR_GPU_STUCK_TIMEOUT", "300000", stuck_timeout_ms, 1000, 86400000,
+        "ms without a lease renewal after which a claimed job counts as stuck"),
+    VAR(K_INT, "OCR_GPU_REAPER_INTERVAL", "60000", reaper_interval_ms, 500, 86400000,
+        "ms between stuck-job sweeps"),
+    VAR(K_INT, "OCR_GPU_LOCK_TTL", "600", lock_ttl_s, 1, 86400,
+        "seconds a job lock lives without renewal"),
+    VAR(K_INT, "OCR_RETRY_BACKOFF_MS", "2000", retry_backoff_ms, 0, 3600000,
+        "delay before the first retry of a failed job (doubles)"),
+    VAR(K_STR, "REDIS_URL", "redis://localhost:6379", redis_url, 0, 0,
+        "Redis URL (redis://[:password@]host:port[/db])"),
+    VAR(K_STR, "REDIS_PASSWORD", "", redis_password, 0, 0,
+        "Redis password; overrides the one in REDIS_URL"),
+    VAR(K_STR, "DATABASE_URL", "", database_url, 0, 0,
+        "PostgreSQL connection string (URI or key=value, sslmode allowed)"),
+    VAR(K_STR, "CF_R2_ENDPOINT", "", r2_endpoint, 0, 0,
+        "R2 S3 endpoint https://<account>.r2.cloudflarestorage.com, or file:///dir"),
+    VAR(K_STR, "CF_R2_ACCESS_KEY_ID", "", r2_access_key, 0, 0, "R2 access key id"),
+    VAR(K_STR, "CF_R2_SECRET_ACCESS_KEY", "", r2_secret_key, 0, 0, "R2 secret access key"),
+    VAR(K_STR, "CF_R2_BUCKET_NAME", "", r2_bucket, 0, 0, "R2 bucket holding the uploads"),
+    VAR(K_STR, "BULI2_API_URL", "http://localhost:8080", buli2_url, 0, 0,
+        "BULI2 manual-review service base URL"),
+    VAR(K_STR, "BULI2_API_KEY", "", buli2_key, 0, 0,
+        "BULI2 bearer token; no Authorization header when empty"),
+    VAR(K_INT, "OCR_PDF_MAX_PAGES", "5", pdf_max_pages, 1, 100, "PDF pages read per document"),
+    VAR(K_INT, "OCR_PDF_DPI", "300", pdf_dpi, 72, 600, "resolution PDF pages are rendered at"),
+    VAR(K_PII, "OCR_RESULT_PII", "masked", result_pii_full, 0, 0,
+        "masked: NIK/NPWP masked in published results; full: as the original published them"),
+    VAR(K_STR, "OCR_EMF_NAMESPACE", "FiLot/OCR", emf_namespace, 0, 0,
+        "CloudWatch EMF namespace of metric log lines; empty: off"),
 };
 
 #define NVARS (sizeof vars / sizeof vars[0])
@@ -217,15 +214,14 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
         return 0;
     case K_SIZE:
         if (config_parse_size(val, &sz) != 0 || sz < (uint64_t)d->min || sz > (uint64_t)d->max) {
-            snprintf(err, errlen, "%s must be a size %lld..%lld (suffix k, M or G allowed), got \"%s\"",
+            snprintf(err, errlen,
+                     "%s must be a size %lld..%lld (suffix k, M or G allowed), got \"%s\"",
                      d->pub.name, d->min, d->max, val);
             return FILOT_EINVAL;
         }
         *(uint64_t *)(base + d->offset) = sz;
         return 0;
     case K_STR:
-        if (d->offset == NONE)
-            return 0;
         if (strlen(val) >= d->strsize) {
             snprintf(err, errlen, "%s is too long (at most %zu characters)", d->pub.name,
                      d->strsize - 1);
@@ -237,7 +233,8 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
         uint32_t steps;
         if (strlen(val) >= d->strsize || pp_steps_parse(val, &steps) != 0) {
             snprintf(err, errlen,
-                     "%s must be auto, none or a comma list of rescale,bgnorm,deskew,binarize, got \"%s\"",
+                     "%s must be auto, none or a comma list of rescale,bgnorm,deskew,binarize, got "
+                     "\"%s\"",
                      d->pub.name, val);
             return FILOT_EINVAL;
         }
@@ -285,11 +282,11 @@ int config_load(struct filot_config *cfg, char *err, size_t errlen)
         if (parse_var(&vars[i], val, cfg, err, errlen) != 0)
             return FILOT_EINVAL;
     }
-    const char *nvd = getenv("NVIDIA_VISIBLE_DEVICES");
-    if (nvd != NULL && strcmp(nvd, "none") == 0)
+    if (strcmp(cfg->nvidia_visible_devices, "none") == 0)
         cfg->gpu_enabled = false;
     if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
-        snprintf(err, errlen, "OCR_RESTART_BACKOFF_MAX_MS (%u) must be >= OCR_RESTART_BACKOFF_MIN_MS (%u)",
+        snprintf(err, errlen,
+                 "OCR_RESTART_BACKOFF_MAX_MS (%u) must be >= OCR_RESTART_BACKOFF_MIN_MS (%u)",
                  cfg->backoff_max_ms, cfg->backoff_min_ms);
         return FILOT_EINVAL;
     }
@@ -312,7 +309,9 @@ int config_check_pipeline(const struct filot_config *cfg, char *err, size_t errl
         missing = "CF_R2_SECRET_ACCESS_KEY";
     if (missing == NULL)
         return 0;
-    snprintf(err, errlen, "%s must be set: filot-ocrd takes jobs from the Redis queue "
-             "(or set OCR_JOB_SOURCE for a private filot-ocr instance)", missing);
+    snprintf(err, errlen,
+             "%s must be set: filot-ocrd takes jobs from the Redis queue "
+             "(or set OCR_JOB_SOURCE for a private filot-ocr instance)",
+             missing);
     return FILOT_EINVAL;
 }

@@ -55,7 +55,6 @@ static void emit(json_t *obj)
     if (line == NULL)
         return;
     size_t len = strlen(line);
-    line[len] = '\0';
     char *withnl = realloc(line, len + 2);
     if (withnl == NULL) {
         free(line);
@@ -108,7 +107,11 @@ void log_vkv(enum log_level level, const char *message, va_list ap)
             val = json_null();
             break;
         }
-        json_object_set_new(obj, key, val);
+        /* the fixed fields are never overwritten by a caller's field */
+        if (json_object_get(obj, key) == NULL)
+            json_object_set_new(obj, key, val);
+        else
+            json_decref(val);
     }
     emit(obj);
     json_decref(obj);

@@ -29,9 +29,9 @@
 #endif
 
 #define PP_WHITE        255
-#define PP_SAUVOLA_R    128 /* dynamic range of the standard deviation */
-#define PP_SAUVOLA_KQ   10  /* k is passed as Q10 */
-#define PP_BG_MIN_TILE  8   /* smallest background tile (px) */
+#define PP_SAUVOLA_R    128  /* dynamic range of the standard deviation */
+#define PP_SAUVOLA_KQ   10   /* k is passed as Q10 */
+#define PP_BG_MIN_TILE  8    /* smallest background tile (px) */
 #define PP_SKEW_MAX_DIM 640u /* 0.1 degree is ~1 px over 640 px */
 
 /* Rec.601-like luma with integer weights summing to 256: white stays 255. */

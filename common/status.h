@@ -10,9 +10,9 @@
 
 enum filot_err {
     FILOT_OK = 0,
-    FILOT_EINVAL = -1,   /* bad argument or malformed input */
-    FILOT_ENOMEM = -2,   /* allocation failed */
-    FILOT_EIO = -3,      /* system call or I/O failure */
+    FILOT_EINVAL = -1, /* bad argument or malformed input */
+    FILOT_ENOMEM = -2, /* allocation failed */
+    FILOT_EIO = -3,    /* system call or I/O failure */
     FILOT_ETIMEDOUT = -4,
     FILOT_ESTALE = -5,   /* slot generation changed under us */
     FILOT_EBUSY = -6,    /* nothing free right now */
@@ -25,11 +25,11 @@ enum filot_err {
 /* Process exit codes.  The supervisor's restart policy keys on these. */
 enum filot_exit {
     FILOT_EXIT_OK = 0,
-    FILOT_EXIT_FAILURE = 1,     /* runtime failure: restart with backoff */
-    FILOT_EXIT_CONFIG = 2,      /* bad configuration: permanent, never restart */
-    FILOT_EXIT_NO_DEVICE = 3,   /* gpu-server: no usable CUDA device: permanent */
-    FILOT_EXIT_RECYCLE = 4,     /* worker asks to be replaced (job count / RSS) */
-    FILOT_EXIT_PARENT_GONE = 5  /* supervisor disappeared */
+    FILOT_EXIT_FAILURE = 1,    /* runtime failure: restart with backoff */
+    FILOT_EXIT_CONFIG = 2,     /* bad configuration: permanent, never restart */
+    FILOT_EXIT_NO_DEVICE = 3,  /* gpu-server: no usable CUDA device: permanent */
+    FILOT_EXIT_RECYCLE = 4,    /* worker asks to be replaced (job count / RSS) */
+    FILOT_EXIT_PARENT_GONE = 5 /* supervisor disappeared */
 };
 
 const char *filot_strerror(int err);

@@ -149,9 +149,9 @@ static size_t handle(struct gpu_server *g, const uint8_t *msg, size_t len, uint8
     rep.generation = req.generation;
     rep.status = preprocess(g, &req, &rep);
     if (rep.status != 0)
-        log_kv(LOG_WARN, "Preprocess request refused", LF_INT, "slot", (long long)req.slot,
-               LF_INT, "generation", (long long)req.generation, LF_STR, "error",
-               filot_strerror(rep.status), LF_END);
+        log_kv(LOG_WARN, "Preprocess request refused", LF_INT, "slot", (long long)req.slot, LF_INT,
+               "generation", (long long)req.generation, LF_STR, "error", filot_strerror(rep.status),
+               LF_END);
     g->served++;
     return ipc_encode_preproc_rep(&rep, out);
 }

@@ -17,7 +17,7 @@
 #define IPC_VERSION 1u
 
 enum ipc_type {
-    IPC_PING = 1,       /* liveness probe, answered with IPC_PONG */
+    IPC_PING = 1, /* liveness probe, answered with IPC_PONG */
     IPC_PONG = 2,
     IPC_PREPROC = 3,    /* preprocess a slot */
     IPC_PREPROC_REP = 4 /* result of IPC_PREPROC */

@@ -67,7 +67,7 @@ struct shm_worker {
     _Atomic uint64_t gpu_jobs;
     _Atomic uint64_t cpu_jobs;
     _Atomic uint64_t rss_kb;
-    _Atomic uint32_t deps;           /* worker: DEP_* bits, queue mode only */
+    _Atomic uint32_t deps; /* worker: DEP_* bits, queue mode only */
     /* exit record, supervisor at reap; exits is bumped after the fields */
     _Atomic int32_t last_pid;
     _Atomic int32_t last_status; /* raw wait status */
@@ -85,8 +85,8 @@ struct shm_header {
     uint64_t slot_bytes;
     int32_t supervisor_pid;
     uint32_t reserved;
-    _Atomic uint32_t draining;     /* supervisor: stop taking jobs */
-    _Atomic uint32_t gpu_state;    /* gpu-server sets READY, supervisor DOWN at reap */
+    _Atomic uint32_t draining;  /* supervisor: stop taking jobs */
+    _Atomic uint32_t gpu_state; /* gpu-server sets READY, supervisor DOWN at reap */
     _Atomic int32_t gpu_pid;
     _Atomic uint32_t listener_resets;
     char gpu_device[64];

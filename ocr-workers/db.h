@@ -17,19 +17,19 @@ struct db;
 
 enum db_rc {
     DB_OK = 0,
-    DB_NOT_FOUND = 1,   /* no such row (also: id is not a valid uuid) */
-    DB_UNAVAILABLE = -1,/* connection down / server gone: retry later */
-    DB_FAILED = -2      /* the statement itself failed (message in err) */
+    DB_NOT_FOUND = 1,    /* no such row (also: id is not a valid uuid) */
+    DB_UNAVAILABLE = -1, /* connection down / server gone: retry later */
+    DB_FAILED = -2       /* the statement itself failed (message in err) */
 };
 
 struct doc_row {
     char id[40];
     char user_id[40];
     char type[64];
-    char *file_url;      /* malloc'd, NULL when SQL NULL; free with db_row_free */
-    char status[16];     /* uploaded | processing | completed | failed */
+    char *file_url;  /* malloc'd, NULL when SQL NULL; free with db_row_free */
+    char status[16]; /* uploaded | processing | completed | failed */
     char verification_status[64];
-    bool has_ticket;     /* buli2_ticket_id IS NOT NULL */
+    bool has_ticket; /* buli2_ticket_id IS NOT NULL */
 };
 
 /* conninfo: DATABASE_URL as libpq accepts it (URI or key=value, sslmode...). */
@@ -60,9 +60,9 @@ int db_set_ai_evaluated(struct db *db, const char *id, int score, const char *de
  * UTC now.  *applied is false when the row was already completed (a
  * duplicate run): the caller must then not publish or escalate again.
  */
-int db_complete(struct db *db, const char *id, const char *outcome, int score,
-                const char *decision, const json_t *parsed, const char *ocr_text, bool *applied,
-                char *err, size_t errlen);
+int db_complete(struct db *db, const char *id, const char *outcome, int score, const char *decision,
+                const json_t *parsed, const char *ocr_text, bool *applied, char *err,
+                size_t errlen);
 
 /*
  * The original's markDocumentFailed: status='failed', result_json =

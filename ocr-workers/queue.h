@@ -49,8 +49,8 @@ struct reaped {
  * No connection is made yet.  FILOT_EINVAL for a URL hiredis cannot serve
  * (rediss:// needs TLS, which Debian 12's hiredis 0.14 lacks).
  */
-int queue_open(const struct filot_config *cfg, const char *instance, int index,
-               struct queue **out, char *err, size_t errlen);
+int queue_open(const struct filot_config *cfg, const char *instance, int index, struct queue **out,
+               char *err, size_t errlen);
 void queue_close(struct queue *q);
 
 /* Connects when needed, with backoff; logs once per outage.  0 or FILOT_EUNAVAIL. */
@@ -83,8 +83,7 @@ int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms)
  * OCR_GPU_REAPER_INTERVAL fleet-wide unless force is set; FILOT_EBUSY when
  * another worker holds the reaper turn.
  */
-int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout,
-               int *requeued);
+int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout, int *requeued);
 
 /* The original's enqueue, atomic: dedup against queue, delayed and processing. */
 int queue_enqueue(struct queue *q, const char *id, bool *added);

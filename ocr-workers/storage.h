@@ -1,7 +1,8 @@
 /*
  * storage.h - fetching a document's bytes: Cloudflare R2 over the S3 API
  * (libcurl, CURLOPT_AWS_SIGV4 "aws:amz:auto:s3", path-style,
- * x-amz-content-sha256 = SHA-256 of the empty body, which curl 7.81 and 7.88 both sign correctly) or a local file:// root.
+ * x-amz-content-sha256 = SHA-256 of the empty body, which curl 7.81 and 7.88 both sign correctly)
+ * or a local file:// root.
  *
  * Only the configured endpoint and bucket are ever contacted: a file_url
  * that names another host, bucket or scheme is refused before any request

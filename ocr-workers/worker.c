@@ -25,8 +25,8 @@ static int inherited_int(const char *name, int *out)
     char *end = NULL;
     long n = v ? strtol(v, &end, 10) : -1;
     if (v == NULL || *end != '\0' || n < 0 || n > 1 << 20) {
-        log_kv(LOG_ERROR, "filot-ocr-worker must be started by filot-ocrd", LF_STR, "missing",
-               name, LF_END);
+        log_kv(LOG_ERROR, "filot-ocr-worker must be started by filot-ocrd", LF_STR, "missing", name,
+               LF_END);
         return FILOT_EINVAL;
     }
     *out = (int)n;
@@ -46,8 +46,13 @@ static int open_queue_mode(struct worker *w)
     char err[512];
     const char *inst = getenv("OCR_INSTANCE_ID");
     snprintf(w->instance, sizeof w->instance, "%s", inst ? inst : "standalone");
-    struct storage_config sc = {w->cfg.r2_endpoint, w->cfg.r2_access_key, w->cfg.r2_secret_key,
-                                w->cfg.r2_bucket,   w->cfg.max_download_bytes, 10000, 120000};
+    struct storage_config sc = {w->cfg.r2_endpoint,
+                                w->cfg.r2_access_key,
+                                w->cfg.r2_secret_key,
+                                w->cfg.r2_bucket,
+                                w->cfg.max_download_bytes,
+                                10000,
+                                120000};
     if (config_check_pipeline(&w->cfg, err, sizeof err) != 0 ||
         queue_open(&w->cfg, w->instance, w->index, &w->q, err, sizeof err) != 0) {
         log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);

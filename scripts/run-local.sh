@@ -57,7 +57,8 @@ add_doc() { # type file ext
 }
 for f in "$run"/cards/ktp/*.png; do add_doc KTP "$f" png; done
 for f in "$run"/cards/npwp/*.png; do add_doc NPWP "$f" png; done
-img2pdf "$(ls "$run"/cards/ktp/*.png | head -1)" -o "$run/cards/ktp-scan.pdf"
+ktp_cards=("$run"/cards/ktp/*.png)
+img2pdf "${ktp_cards[0]}" -o "$run/cards/ktp-scan.pdf"
 add_doc KTP "$run/cards/ktp-scan.pdf" pdf
 convert -size 900x560 xc:'#8a8a8a' +noise Gaussian "$run/cards/unreadable.png"
 add_doc KTP "$run/cards/unreadable.png" png

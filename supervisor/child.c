@@ -20,12 +20,12 @@
 
 enum action {
     A_NONE = 0,
-    A_SPAWN,     /* start it now */
-    A_BACKOFF,   /* record the crash, schedule a restart */
-    A_TERM,      /* send SIGTERM */
-    A_FAIL,      /* permanent failure */
-    A_READY,     /* note readiness */
-    A_FORGET     /* stopped while waiting: nothing to do */
+    A_SPAWN,   /* start it now */
+    A_BACKOFF, /* record the crash, schedule a restart */
+    A_TERM,    /* send SIGTERM */
+    A_FAIL,    /* permanent failure */
+    A_READY,   /* note readiness */
+    A_FORGET   /* stopped while waiting: nothing to do */
 };
 
 struct step {
@@ -33,7 +33,10 @@ struct step {
     enum action act;
 };
 
-#define S(n, a) {CS_##n, A_##a}
+#define S(n, a)                                                                                    \
+    {                                                                                              \
+        CS_##n, A_##a                                                                              \
+    }
 /* Unlisted pairs keep the state and do nothing. */
 static const struct step table[CS_NSTATES][EV_NEVENTS] = {
     /*                START          READY        NORMAL          RECYCLE        CRASH
@@ -54,7 +57,7 @@ static const struct step table[CS_NSTATES][EV_NEVENTS] = {
 #undef S
 
 static const char *const state_names[CS_NSTATES] = {"stopped", "starting", "ready",
-                                                     "backoff", "stopping", "failed"};
+                                                    "backoff", "stopping", "failed"};
 
 const char *child_state_name(enum child_state s)
 {
@@ -103,7 +106,7 @@ static void schedule_restart(struct child *c, uint64_t now, const struct child_p
     c->crashes++;
     c->crash_times[c->crash_ring++ % 5] = now;
     c->restart_at_ms = now + delay;
-    log_kv(LOG_WARN, "Child exited; restarting after backoff", LF_STR, "program", c->program,
+    log_kv(LOG_WARN, "Child exited; restarting after backoff", LF_STR, "child", c->program,
            LF_INT, "index", (long long)c->index, LF_INT, "delayMs", (long long)delay, LF_INT,
            "attempt", (long long)c->backoff_step, LF_END);
 }
@@ -134,8 +137,8 @@ enum child_state child_event(struct child *c, enum child_event ev, uint64_t now,
             kill(c->pid, SIGTERM);
         break;
     case A_FAIL:
-        log_kv(LOG_ERROR, "Child failed permanently; not restarting", LF_STR, "program",
-               c->program, LF_INT, "index", (long long)c->index, LF_INT, "exitCode",
+        log_kv(LOG_ERROR, "Child failed permanently; not restarting", LF_STR, "child", c->program,
+               LF_INT, "index", (long long)c->index, LF_INT, "exitCode",
                (long long)(WIFEXITED(c->last_status) ? WEXITSTATUS(c->last_status) : -1), LF_END);
         break;
     case A_READY:
@@ -157,9 +160,9 @@ static char *env_entry(const char *name, long long value)
     return s;
 }
 
-static const char *const private_vars[] = {"OCR_SHM_FD=",     "OCR_PARENT_FD=", "OCR_WORKER_INDEX=",
-                                           "OMP_THREAD_LIMIT=", "NOTIFY_SOCKET=", "WATCHDOG_USEC=",
-                                           "WATCHDOG_PID=",   "OCR_RUNTIME_DIR=", "OCR_INSTANCE_ID=", NULL};
+static const char *const private_vars[] = {
+    "OCR_SHM_FD=",    "OCR_PARENT_FD=", "OCR_WORKER_INDEX=", "OMP_THREAD_LIMIT=", "NOTIFY_SOCKET=",
+    "WATCHDOG_USEC=", "WATCHDOG_PID=",  "OCR_RUNTIME_DIR=",  "OCR_INSTANCE_ID=",  NULL};
 
 static bool is_private(const char *entry)
 {
@@ -186,7 +189,7 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
     pid_t pid = -1;
     if (envp == NULL || asprintf(&path, "%s/%s", env->bin_dir, program) < 0 ||
         asprintf(&rtdir, "OCR_RUNTIME_DIR=%s", env->runtime_dir) < 0) {
-        log_kv(LOG_ERROR, "Cannot prepare child environment", LF_STR, "program", program, LF_END);
+        log_kv(LOG_ERROR, "Cannot prepare child environment", LF_STR, "child", program, LF_END);
         goto out;
     }
     size_t k = 0;
@@ -218,10 +221,10 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
         _exit(127);
     }
     if (pid < 0)
-        log_kv(LOG_ERROR, "fork failed", LF_STR, "program", program, LF_STR, "error",
+        log_kv(LOG_ERROR, "fork failed", LF_STR, "child", program, LF_STR, "error",
                strerror(errno), LF_END);
     else
-        log_kv(LOG_INFO, "Child started", LF_STR, "program", program, LF_INT, "index",
+        log_kv(LOG_INFO, "Child started", LF_STR, "child", program, LF_INT, "index",
                (long long)index, LF_INT, "childPid", (long long)pid, LF_END);
 out:
     for (int i = 0; i < 6; i++)

@@ -47,8 +47,8 @@ struct child {
     uint64_t crashes;
     uint64_t crash_times[5]; /* ring of recent crash times: crash-loop detection */
     uint32_t crash_ring;
-    int last_status;         /* raw wait status, -1 if none */
-    bool kill_for_timeout;   /* we SIGKILLed it for OCR_JOB_TIMEOUT_MS */
+    int last_status;       /* raw wait status, -1 if none */
+    bool kill_for_timeout; /* we SIGKILLed it for OCR_JOB_TIMEOUT_MS */
     bool ever_ready;
 };
 

@@ -16,42 +16,42 @@
 #define SUP_MAX_CHILDREN 66 /* 64 workers + gpu server + spare */
 
 struct sup_child_view {
-    char program[24];       /* "filot-ocr-worker" | "filot-gpu-server" */
-    int index;              /* worker index, -1 for the gpu server */
-    int pid;                /* 0 when not running */
-    char state[16];         /* "starting" "ready" "busy" "backoff" "stopped" "failed" "disabled" */
-    uint64_t restarts;      /* times this child was started again */
-    uint64_t jobs_done;     /* jobs finished by this slot's workers (all incarnations) */
-    uint64_t busy_ms;       /* how long the current job has run, 0 when idle */
-    int last_exit_code;     /* -1 if none or killed by a signal */
-    int last_exit_signal;   /* 0 if none */
+    char program[24];     /* "filot-ocr-worker" | "filot-gpu-server" */
+    int index;            /* worker index, -1 for the gpu server */
+    int pid;              /* 0 when not running */
+    char state[16];       /* "starting" "ready" "busy" "backoff" "stopped" "failed" "disabled" */
+    uint64_t restarts;    /* times this child was started again */
+    uint64_t jobs_done;   /* jobs finished by this slot's workers (all incarnations) */
+    uint64_t busy_ms;     /* how long the current job has run, 0 when idle */
+    int last_exit_code;   /* -1 if none or killed by a signal */
+    int last_exit_signal; /* 0 if none */
 };
 
 struct sup_snapshot {
     uint64_t uptime_ms;
-    bool ready;      /* at least one worker can take a job and not draining */
-    bool draining;   /* SIGTERM received */
-    bool degraded;   /* a child is crash-looping or failed permanently */
-    char reason[160];/* why not ready / degraded, "" when healthy */
+    bool ready;       /* at least one worker can take a job and not draining */
+    bool draining;    /* SIGTERM received */
+    bool degraded;    /* a child is crash-looping or failed permanently */
+    char reason[160]; /* why not ready / degraded, "" when healthy */
     int workers_total;
-    int workers_ready;  /* idle + busy */
+    int workers_ready; /* idle + busy */
     int workers_busy;
-    char gpu_state[16]; /* "ready" "starting" "unavailable" "disabled" "down" */
-    char gpu_device[64];/* device name or "" */
-    char redis_state[8];   /* "up" "down" "n/a" (n/a: no worker uses Redis) */
+    char gpu_state[16];  /* "ready" "starting" "unavailable" "disabled" "down" */
+    char gpu_device[64]; /* device name or "" */
+    char redis_state[8]; /* "up" "down" "n/a" (n/a: no worker uses Redis) */
     char postgres_state[8];
     uint64_t restarts_total;
     uint64_t crashes_total;      /* abnormal exits (signal or unexpected code) */
     uint64_t job_timeouts_total; /* workers killed for OCR_JOB_TIMEOUT_MS */
     uint64_t recycles_total;     /* workers replaced for job count / RSS */
     uint64_t jobs_total;
-    uint64_t gpu_jobs_total;     /* preprocessed by the GPU server */
-    uint64_t cpu_jobs_total;     /* preprocessed by the CPU twin */
+    uint64_t gpu_jobs_total;        /* preprocessed by the GPU server */
+    uint64_t cpu_jobs_total;        /* preprocessed by the CPU twin */
     uint64_t listener_resets_total; /* nng listener re-created (nng #1518) */
     uint32_t slots_total;
     uint32_t slots_in_use;
     uint64_t shm_bytes;
-    uint64_t rss_kb;             /* supervisor's own RSS */
+    uint64_t rss_kb; /* supervisor's own RSS */
     int nchildren;
     struct sup_child_view children[SUP_MAX_CHILDREN];
 };

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     if (argc > 1) {
         usage();
         return strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ? FILOT_EXIT_OK
-                                                                             : FILOT_EXIT_CONFIG;
+                                                                            : FILOT_EXIT_CONFIG;
     }
     static struct supervisor sup;
     int rc = sup_init(&sup);

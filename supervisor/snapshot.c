@@ -129,8 +129,7 @@ void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapsho
         }
     }
     dependency_state(s, DEP_REDIS_KNOWN, DEP_REDIS_UP, snap->redis_state, sizeof snap->redis_state);
-    dependency_state(s, DEP_DB_KNOWN, DEP_DB_UP, snap->postgres_state,
-                     sizeof snap->postgres_state);
+    dependency_state(s, DEP_DB_KNOWN, DEP_DB_UP, snap->postgres_state, sizeof snap->postgres_state);
     if (strcmp(snap->redis_state, "down") == 0 || strcmp(snap->postgres_state, "down") == 0) {
         snap->degraded = true;
         snprintf(snap->reason, sizeof snap->reason, "redis %s, postgres %s", snap->redis_state,

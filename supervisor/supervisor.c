@@ -50,16 +50,16 @@ static int make_runtime_dir(struct supervisor *s)
     if (s->cfg.runtime_dir[0] != '\0') {
         snprintf(s->runtime_dir, sizeof s->runtime_dir, "%s", s->cfg.runtime_dir);
         if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
-            log_kv(LOG_ERROR, "OCR_RUNTIME_DIR cannot be created", LF_STR, "path",
-                   s->runtime_dir, LF_STR, "error", strerror(errno), LF_END);
+            log_kv(LOG_ERROR, "OCR_RUNTIME_DIR cannot be created", LF_STR, "path", s->runtime_dir,
+                   LF_STR, "error", strerror(errno), LF_END);
             return FILOT_EIO;
         }
         return 0;
     }
     snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/filot-ocrd.%d", (int)getpid());
     if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
-        log_kv(LOG_ERROR, "cannot create runtime directory", LF_STR, "path", s->runtime_dir,
-               LF_STR, "error", strerror(errno), LF_END);
+        log_kv(LOG_ERROR, "cannot create runtime directory", LF_STR, "path", s->runtime_dir, LF_STR,
+               "error", strerror(errno), LF_END);
         return FILOT_EIO;
     }
     s->own_runtime_dir = true;
@@ -103,7 +103,8 @@ static void init_children(struct supervisor *s)
 {
     s->gpu = (struct child){.program = "filot-gpu-server", .index = -1, .last_status = -1};
     for (int i = 0; i < s->nworkers; i++)
-        s->workers[i] = (struct child){.program = "filot-ocr-worker", .index = i, .last_status = -1};
+        s->workers[i] =
+            (struct child){.program = "filot-ocr-worker", .index = i, .last_status = -1};
 }
 
 int sup_init(struct supervisor *s)
@@ -144,7 +145,7 @@ int sup_init(struct supervisor *s)
                strerror(errno), LF_END);
         return FILOT_EXIT_FAILURE;
     }
-    s->env = (struct spawn_env){s->bin_dir,       environ,        s->pool.fd,
+    s->env = (struct spawn_env){s->bin_dir,        environ,        s->pool.fd,
                                 s->parent_pipe[0], s->runtime_dir, s->instance_id};
     if (s->cfg.health_port != 0 &&
         http_start(s->cfg.health_bind, s->cfg.health_port, &s->http) != 0)
@@ -201,12 +202,12 @@ static void record_exit(struct supervisor *s, struct child *c, int status)
 static void log_exit(const struct child *c, int status)
 {
     if (WIFSIGNALED(status))
-        log_kv(LOG_WARN, "Child exited on signal", LF_STR, "program", c->program, LF_INT, "index",
+        log_kv(LOG_WARN, "Child exited on signal", LF_STR, "child", c->program, LF_INT, "index",
                (long long)c->index, LF_INT, "childPid", (long long)c->pid, LF_INT, "signal",
                (long long)WTERMSIG(status), LF_BOOL, "coreDumped", WCOREDUMP(status), LF_BOOL,
                "jobTimeout", c->kill_for_timeout, LF_END);
     else
-        log_kv(WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARN, "Child exited", LF_STR, "program",
+        log_kv(WEXITSTATUS(status) == 0 ? LOG_INFO : LOG_WARN, "Child exited", LF_STR, "child",
                c->program, LF_INT, "index", (long long)c->index, LF_INT, "childPid",
                (long long)c->pid, LF_INT, "exitCode", (long long)WEXITSTATUS(status), LF_END);
 }

@@ -47,9 +47,11 @@ start_postgres() {
         -o "-p $port -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
         start >/dev/null
     head -1 "$dir/pg/data/postmaster.pid" >"$dir/postgres.pid"
-    echo "PG_PORT=$port" >>"$dir/env"
-    echo "PGDATA_DIR=$dir/pg/data" >>"$dir/env"
-    echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$port/postgres" >>"$dir/env"
+    {
+        echo "PG_PORT=$port"
+        echo "PGDATA_DIR=$dir/pg/data"
+        echo "DATABASE_URL=postgresql://postgres@127.0.0.1:$port/postgres"
+    } >>"$dir/env"
 }
 
 start_moto() {
@@ -107,7 +109,10 @@ stop_all() {
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [servers...]" >&2; exit 2; }
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
+    echo "usage: $0 start|stop DIR [servers...]" >&2
+    exit 2
+fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 shift 2

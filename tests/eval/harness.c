@@ -80,11 +80,11 @@ static int run_card(struct ocr_engine *e, uint32_t steps, const char *path, enum
     uint64_t t2 = clock_mono_us();
     json_t *parsed = rc == 0 ? extract_document(e, t, gray, res.width, res.height, &page) : NULL;
     uint64_t t3 = clock_mono_us();
-    json_t *line = json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:f}", "file", path, "parsed",
-                             parsed ? parsed : json_object(), "text",
-                             json_string(page.text ? page.text : ""), "preUs",
-                             (json_int_t)(t1 - t0), "ocrUs", (json_int_t)(t2 - t1), "extractUs",
-                             (json_int_t)(t3 - t2), "skew", (double)res.skew_deg);
+    json_t *line =
+        json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:f}", "file", path, "parsed",
+                  parsed ? parsed : json_object(), "text", json_string(page.text ? page.text : ""),
+                  "preUs", (json_int_t)(t1 - t0), "ocrUs", (json_int_t)(t2 - t1), "extractUs",
+                  (json_int_t)(t3 - t2), "skew", (double)res.skew_deg);
     char *s = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     printf("%s\n", s ? s : "{}");
     fflush(stdout);

@@ -480,7 +480,7 @@ static size_t mark_descendants(pid_t root, const pid_t *pids, const pid_t *ppids
 }
 
 /* SIGKILLs every descendant and reaps every child of ours. */
-int pu_kill_descendants(void)
+int pu_kill_descendants(void (*on_kill)(pid_t))
 {
     pid_t *pids = calloc(MAX_PROCS, sizeof *pids);
     pid_t *ppids = calloc(MAX_PROCS, sizeof *ppids);
@@ -489,9 +489,13 @@ int pu_kill_descendants(void)
     if (pids != NULL && ppids != NULL && mark != NULL) {
         size_t n = list_processes(pids, ppids, MAX_PROCS);
         mark_descendants(getpid(), pids, ppids, mark, n);
-        for (size_t i = 0; i < n; i++)
-            if (mark[i] && pids[i] > 0 && kill(pids[i], SIGKILL) == 0)
-                killed++;
+        for (size_t i = 0; i < n; i++) {
+            if (!mark[i] || pids[i] <= 0 || kill(pids[i], SIGKILL) != 0)
+                continue;
+            killed++;
+            if (on_kill != NULL)
+                on_kill(pids[i]);
+        }
     }
     free(pids);
     free(ppids);

@@ -115,9 +115,10 @@ void pu_rm_rf(const char *path);
 int pu_become_subreaper(void);
 
 /*
- * SIGKILLs every descendant of this process (found through /proc) and
- * reaps our children.  Returns how many processes it killed.
+ * SIGKILLs every descendant of this process (found through /proc), calls
+ * on_kill (when not NULL) with each pid it killed, and reaps our children.
+ * Returns how many processes it killed.
  */
-int pu_kill_descendants(void);
+int pu_kill_descendants(void (*on_kill)(pid_t));
 
 #endif

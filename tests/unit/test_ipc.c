@@ -55,8 +55,12 @@ END_TEST
 
 START_TEST(test_rep_roundtrip)
 {
-    struct ipc_preproc_rep in = {.status = FILOT_ESTALE, .slot = 1, .generation = 9,
-                                 .out_width = 10, .out_height = 20, .skew_deg = -2.5f,
+    struct ipc_preproc_rep in = {.status = FILOT_ESTALE,
+                                 .slot = 1,
+                                 .generation = 9,
+                                 .out_width = 10,
+                                 .out_height = 20,
+                                 .skew_deg = -2.5f,
                                  .elapsed_us = 1234},
                            out;
     uint8_t buf[IPC_MSG_MAX];

@@ -37,7 +37,8 @@ START_TEST(test_layout)
         ck_assert_uint_le(pool.hdr->slots[i].offset + slot_capacity(&pool, i), pool.size);
     }
     /* slots do not overlap */
-    ck_assert_uint_ge(pool.hdr->slots[1].offset, pool.hdr->slots[0].offset + slot_capacity(&pool, 0));
+    ck_assert_uint_ge(pool.hdr->slots[1].offset,
+                      pool.hdr->slots[0].offset + slot_capacity(&pool, 0));
 }
 END_TEST
 
