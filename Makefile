@@ -15,7 +15,8 @@ DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev
                     libpq-dev libhiredis-dev libpoppler-glib-dev uuid-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
-                    prometheus curl procps redis-server postgresql-15 python3 img2pdf
+                    prometheus curl procps redis-server postgresql-15 python3 img2pdf \
+                    shellcheck jq systemd nodejs clang-format cppcheck
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
@@ -103,10 +104,11 @@ $(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(shell pkg-config --libs check)
 
-# `make test`: install packages (scripts/deps.sh), build, run every suite.
+# `make test`: install packages (scripts/deps.sh), build, run every suite:
+# Check unit and process tests, the deployment checks, and the format check.
 test: deps
 	$(MAKE) all $(UNIT_BINS) $(PROC_BINS)
-	tests/run.sh $(UNIT_BINS) $(PROC_BINS)
+	tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/infra/run.sh scripts/lint.sh
 
 test-unit: all $(UNIT_BINS)
 	tests/run.sh $(UNIT_BINS)
@@ -116,6 +118,7 @@ test-process: all $(PROC_BINS)
 
 deps:
 	scripts/deps.sh test
+	scripts/infra-deps.sh
 
 test-gpu:
 	tests/gpu/run.sh

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs test binaries one after another, keeps going after a failure, and
-# ends with one summary line ("N passed, N failed").  Each binary is a
-# Check suite; a binary that ran zero checks counts as failed.
+# Runs test suites one after another, keeps going after a failure, and
+# ends with one summary line ("N passed, N failed").  A suite is a Check
+# binary (its summary must show at least one check) or a script whose last
+# line reads "NAME: N passed, 0 failed" with N > 0; a suite that ran
+# nothing counts as failed.
 set -u
 passed=0
 failed=0
@@ -13,7 +15,7 @@ for t in "$@"; do
     "$t" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     secs=$(( $(date +%s) - start ))
-    if [ "$rc" -eq 0 ] && grep -qE '^[0-9]+%: Checks: [1-9]' "$out"; then
+    if [ "$rc" -eq 0 ] && grep -qE '^[0-9]+%: Checks: [1-9]|^[a-z-]+: [1-9][0-9]* passed, 0 failed' "$out"; then
         passed=$((passed + 1))
         echo "--- ${t##*/}: ok (${secs}s)"
     else

@@ -501,6 +501,21 @@ static pid_t parent_of(pid_t pid)
     return (pid_t)ppid;
 }
 
+bool pl_pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    char state = 'X';
+    return rp != NULL && sscanf(rp + 1, " %c", &state) == 1 && state != 'Z' && state != 'X';
+}
+
 void pl_kill_tree(pid_t pid)
 {
     if (pid <= 0)

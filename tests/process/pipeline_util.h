@@ -124,6 +124,9 @@ void pl_sub_stop(struct pl_sub *sub);
 /* A one-page PDF holding the PNG at dpi (cairo).  0 or -1. */
 int pl_png_to_pdf(const char *png, const char *pdf, double dpi);
 
+/* True while pid runs (exists and is not a zombie). */
+bool pl_pid_alive(pid_t pid);
+
 /* SIGKILLs pid and its direct children (found through /proc). */
 void pl_kill_tree(pid_t pid);
 

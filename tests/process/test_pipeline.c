@@ -14,6 +14,7 @@
  * stops it by pid; the unchecked per-case setup (in the runner process)
  * flushes Redis and empties the documents table, its teardown kills what
  * a failed case left running (pids recorded in a file, never by name).
+ * PIPELINE_KEEP=1 keeps the scratch directory (logs, messages) after a pass.
  */
 #include <check.h>
 #include <jansson.h>
@@ -192,7 +193,7 @@ static void case_teardown(void)
     FILE *f = fopen(pid_file, "r");
     int pid, killed = 0;
     while (f != NULL && fscanf(f, "%d", &pid) == 1) {
-        if (pu_pid_exists(pid) && kill(pid, 0) == 0) {
+        if (pl_pid_alive(pid)) {
             pl_kill_tree(pid);
             killed++;
         }
@@ -1417,7 +1418,7 @@ int main(void)
         pl_servers_stop(&srv);
     for (int i = 0; i < NCARDS; i++)
         json_decref(card_truth[i]);
-    if (suite_dir[0] != '\0' && failed == 0)
+    if (suite_dir[0] != '\0' && failed == 0 && getenv("PIPELINE_KEEP") == NULL)
         pu_rm_rf(suite_dir);
     else if (suite_dir[0] != '\0')
         printf("# test_pipeline: scratch kept in %s\n", suite_dir);

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Style and static checks of our own sources.
+#   scripts/lint.sh          clang-format conformance (every .c/.h/.cu),
+#                            plus a shellcheck run over every script, and cppcheck
+#   scripts/lint.sh --full   the same plus clang-tidy (slow: minutes)
+# Prints "lint: N passed, M failed" last; exit 1 on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+passed=0
+failed=0
+check() { # name command...
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "ok      $name"
+    else
+        failed=$((failed + 1))
+        echo "FAILED  $name"
+    fi
+}
+mapfile -t c_files < <(git ls-files '*.c' '*.h' '*.cu')
+mapfile -t sh_files < <(git ls-files '*.sh' .ci/run)
+tidy_files=()
+for f in "${c_files[@]}"; do [[ $f == *.c ]] && tidy_files+=("$f"); done
+
+check clang-format clang-format --dry-run --Werror "${c_files[@]}"
+check shellcheck shellcheck "${sh_files[@]}"
+check cppcheck cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+    --inline-suppr --std=c11 -D_GNU_SOURCE -I. --suppress=missingIncludeSystem \
+    common ipc supervisor gpu-server/server.c gpu-server/main.c ocr-workers cli
+if [ "${1:-}" = "--full" ]; then
+    read -r -a pc < <(pkg-config --cflags tesseract lept jansson libmicrohttpd libcurl libpq \
+        hiredis poppler-glib cairo uuid check)
+    flags=(-std=c11 -D_GNU_SOURCE -I. "${pc[@]}")
+    check clang-tidy clang-tidy --quiet \
+        --checks='-*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition' \
+        --warnings-as-errors='*' "${tidy_files[@]}" -- "${flags[@]}"
+fi
+echo "lint: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
