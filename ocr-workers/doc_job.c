@@ -140,13 +140,38 @@ static enum attempt_rc write_results(struct job_env *env, struct attempt *a, boo
     return rc == DB_OK ? ATTEMPT_OK : db_class(rc);
 }
 
+/*
+ * Redis may be down right when a job ends.  The database already holds the
+ * outcome, so the Redis side (publish, key clean-up, requeue) is retried for
+ * a while instead of being left to the reaper; the lease thread keeps the
+ * job ours meanwhile.
+ */
+#define REDIS_SETTLE_MS 30000u
+
+static bool redis_settled(int rc, uint64_t deadline)
+{
+    if (rc != FILOT_EUNAVAIL || clock_mono_ms() >= deadline)
+        return true;
+    clock_sleep_ms(200);
+    return false;
+}
+
 /* Publishes a result in the original's shape (filot-compat.md 1.7). */
 static void publish(struct job_env *env, const struct claim *c, json_t *msg)
 {
     char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL && queue_publish(env->q, text) == 0)
+    if (text == NULL)
+        return;
+    uint64_t deadline = clock_mono_ms() + REDIS_SETTLE_MS;
+    int rc;
+    do
+        rc = queue_publish(env->q, text);
+    while (!redis_settled(rc, deadline));
+    if (rc == 0)
         LOGJ(LOG_INFO, "GPU OCR result published", c, LF_BOOL, "success",
              json_is_true(json_object_get(msg, "success")), LF_END);
+    else
+        LOGJ(LOG_WARN, "GPU OCR result not published: Redis unavailable", c, LF_END);
     free(text);
 }
 
@@ -202,7 +227,12 @@ static void emit_metrics(struct job_env *env, bool ok, uint64_t start_us)
 /* Drops every Redis key of the job (the original's markGPUComplete). */
 static void finish(struct job_env *env, const struct claim *c)
 {
-    if (queue_complete(env->q, c) == 0)
+    uint64_t deadline = clock_mono_ms() + REDIS_SETTLE_MS;
+    int rc;
+    do
+        rc = queue_complete(env->q, c);
+    while (!redis_settled(rc, deadline));
+    if (rc == 0)
         LOGJ(LOG_INFO, "Document marked complete in GPU processing", c, LF_END);
 }
 
@@ -217,7 +247,7 @@ static void fail_final(struct job_env *env, const struct claim *c, const char *e
         /* The database is down: keep the job so the failure is recorded later. */
         LOGJ(LOG_WARN, "Cannot record the failure yet; requeueing", c, LF_STR, "error", err,
              LF_END);
-        queue_retry_later(env->q, c, INFRA_RETRY_MAXMS);
+        queue_retry_later(env->q, c, INFRA_RETRY_MAXMS, false);
         return;
     }
     publish_failure(env, c, error, start_us, strcmp(error, "Document not found") != 0);
@@ -303,7 +333,12 @@ void doc_job_run(struct job_env *env, const struct claim *c)
         LOGJ(LOG_WARN, "GPU processing failed, will retry", c, LF_STR, "error", err, LF_INT,
              "attempts", (long long)c->attempts, LF_BOOL, "infrastructure", rc == ATTEMPT_INFRA,
              LF_END);
-        if (queue_retry_later(env->q, c, delay) == 0)
+        uint64_t deadline = clock_mono_ms() + REDIS_SETTLE_MS;
+        int qrc;
+        do
+            qrc = queue_retry_later(env->q, c, delay, rc == ATTEMPT_FAULT);
+        while (!redis_settled(qrc, deadline));
+        if (qrc == 0)
             LOGJ(LOG_INFO, "Document requeued for GPU retry", c, LF_INT, "delayMs",
                  (long long)delay, LF_END);
         break;

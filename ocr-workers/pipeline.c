@@ -11,6 +11,7 @@
 #include "../common/log.h"
 #include "../common/status.h"
 #include "decode.h"
+#include "extract.h"
 #include "pdf_render.h"
 
 /* What recognising one page produced. */
@@ -19,6 +20,7 @@ struct page_result {
     int conf;
     const char *where; /* "gpu" | "cpu" */
     float skew_deg;
+    json_t *parsed; /* fields, when asked for (first page of a typed document) */
 };
 
 json_t *pipeline_failure(const char *error, enum doc_type type, uint64_t start_us)
@@ -78,9 +80,13 @@ static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp
     return 0;
 }
 
-/* Preprocesses and recognises one decoded page. */
+/*
+ * Preprocesses and recognises one decoded page; with a document type, also
+ * extracts the fields from the page's word boxes while the preprocessed
+ * image is still at hand (it may live in a leased slot).
+ */
 static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bool force_cpu,
-                    struct page_result *out, char *err, size_t errlen)
+                    enum doc_type type, struct page_result *out, char *err, size_t errlen)
 {
     struct pp_params p;
     pp_params_default(pl->steps, &p);
@@ -93,10 +99,19 @@ static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bo
         preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err, errlen);
     if (rc == 0) {
         int eff_ppi = ppi > 0 ? (int)((float)ppi * p.scale + 0.5f) : 0;
-        rc = engine_recognize(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
-                              &out->text, &out->conf);
+        struct ocr_page page = {0};
+        rc = engine_recognize_page(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
+                                   &page);
         if (rc != 0)
             snprintf(err, errlen, "Failed to perform OCR");
+        if (rc == 0 && type != DOC_NONE)
+            out->parsed = extract_document(pl->engine, type, gray, res.width, res.height, &page);
+        if (rc == 0) {
+            out->text = page.text;
+            out->conf = page.mean_conf;
+            page.text = NULL;
+        }
+        ocr_page_free(&page);
         out->skew_deg = res.skew_deg;
     }
     gpu_lease_release(&pl->gpu, &lease);
@@ -125,10 +140,15 @@ struct doc_text {
     int pages;
     bool any_gpu;
     bool any_cpu;
+    json_t *parsed; /* from the first page */
 };
 
-static void note_page(struct doc_text *d, const struct page_result *pr)
+static void note_page(struct doc_text *d, struct page_result *pr)
 {
+    if (d->parsed == NULL) {
+        d->parsed = pr->parsed;
+        pr->parsed = NULL;
+    }
     d->conf_sum += pr->conf;
     d->pages++;
     if (strcmp(pr->where, "gpu") == 0)
@@ -138,8 +158,8 @@ static void note_page(struct doc_text *d, const struct page_result *pr)
 }
 
 /* Renders and recognises up to OCR_PDF_MAX_PAGES pages, in page order. */
-static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len, bool force_cpu,
-                   struct doc_text *d, char *err, size_t errlen)
+static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len,
+                   const struct pipeline_opts *o, struct doc_text *d, char *err, size_t errlen)
 {
     struct pdf_doc *doc = NULL;
     int rc = pdf_open(buf, len, &doc, err, errlen);
@@ -154,42 +174,49 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len, bool for
         rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err, errlen);
         struct page_result pr = {0};
         if (rc == 0)
-            rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, force_cpu, &pr, err, errlen);
+            rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, o->force_cpu,
+                          i == 0 ? o->type : DOC_NONE, &pr, err, errlen);
         if (rc == 0) {
             rc = append_text(&d->text, &tlen, pr.text, i == 0);
             note_page(d, &pr);
         }
         free(pr.text);
+        json_decref(pr.parsed);
         free(img.data);
     }
     pdf_close(doc);
     return rc;
 }
 
-static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len, bool force_cpu,
-                     struct doc_text *d, char *err, size_t errlen)
+static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len,
+                     const struct pipeline_opts *o, struct doc_text *d, char *err, size_t errlen)
 {
     struct pp_image img = {0};
     int ppi = 0;
     int rc = decode_image(buf, len, pl->cfg->max_pixels, &img, &ppi, err, errlen);
     struct page_result pr = {0};
     if (rc == 0)
-        rc = ocr_page(pl, &img, ppi, force_cpu, &pr, err, errlen);
+        rc = ocr_page(pl, &img, ppi, o->force_cpu, o->type, &pr, err, errlen);
     if (rc == 0) {
         d->text = pr.text;
         note_page(d, &pr);
     }
+    json_decref(pr.parsed);
     free(img.data);
     return rc;
 }
 
-/* Adds parsedResult, score, decision and outcome for a typed document. */
-static void add_verdict(json_t *r, enum doc_type type, const char *text)
+/*
+ * Adds parsedResult, score, decision and outcome for a typed document.  The
+ * score is the original formula over the original keys only.
+ */
+static void add_verdict(json_t *r, enum doc_type type, const char *text, json_t *parsed)
 {
     if (type == DOC_NONE)
         return;
-    json_t *parsed = doc_parse(type, text);
-    int score = doc_score(type, parsed);
+    if (parsed == NULL)
+        parsed = doc_parse(type, text);
+    int score = extract_score(type, parsed);
     struct doc_verdict v;
     doc_decide(score, &v);
     json_object_set_new(r, "parsedResult", parsed ? parsed : json_object());
@@ -204,12 +231,13 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
     uint64_t start = clock_mono_us();
     char err[256] = "";
     struct doc_text d = {0};
-    int rc = pdf_is_pdf(buf, len) ? ocr_pdf(pl, buf, len, o->force_cpu, &d, err, sizeof err)
-                                  : ocr_image(pl, buf, len, o->force_cpu, &d, err, sizeof err);
+    int rc = pdf_is_pdf(buf, len) ? ocr_pdf(pl, buf, len, o, &d, err, sizeof err)
+                                  : ocr_image(pl, buf, len, o, &d, err, sizeof err);
     if (retryable != NULL)
         *retryable = rc == FILOT_ENOMEM || strcmp(err, "Failed to perform OCR") == 0;
     if (rc != 0) {
         free(d.text);
+        json_decref(d.parsed);
         return pipeline_failure(err[0] ? err : filot_strerror(rc), o->type, start);
     }
     const char *where = d.any_gpu && !d.any_cpu ? "gpu" : "cpu";
@@ -224,7 +252,7 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
     json_t *jt = json_string(d.text);
     json_object_set_new(result, "ocrText", jt ? jt : json_string(""));
     json_object_set_new(result, "meanConfidence", json_integer(d.conf_sum / d.pages));
-    add_verdict(result, o->type, d.text);
+    add_verdict(result, o->type, d.text, d.parsed);
     json_object_set_new(result, "gpuProcessed", json_true());
     json_object_set_new(result, "preprocess", json_string(where));
     json_object_set_new(result, "pages", json_integer(d.pages));

@@ -85,6 +85,7 @@ static const char retry_lua[] =
     "redis.call('HDEL', KEYS[3], ARGV[1])\n"
     "redis.call('DEL', KEYS[4])\n"
     "redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])\n"
+    "if ARGV[4] == '0' then redis.call('HINCRBY', KEYS[6], ARGV[1], -1) end\n"
     "return 1\n";
 
 /*
@@ -418,7 +419,7 @@ int queue_complete(struct queue *q, const struct claim *c)
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
 
-int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms)
+int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms, bool counted)
 {
     char ts[64], owners[64], lock[200], delayed[64], due[24];
     key(ts, sizeof ts, "processing:timestamps");
@@ -426,8 +427,9 @@ int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms)
     key(delayed, sizeof delayed, "delayed");
     snprintf(lock, sizeof lock, KEY_PREFIX "lock:%s", c->id);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(clock_wall_ms() + delay_ms));
-    const char *args[] = {q->cfg->processing_key, ts, owners, lock, delayed, c->id, q->owner, due};
-    long long v = eval_int(q, retry_lua, 5, 3, args);
+    const char *args[] = {q->cfg->processing_key, ts,    owners,   lock, delayed,
+                          q->cfg->attempts_key,   c->id, q->owner, due,  counted ? "1" : "0"};
+    long long v = eval_int(q, retry_lua, 6, 4, args);
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
 

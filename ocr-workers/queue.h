@@ -69,8 +69,11 @@ int queue_heartbeat(struct queue *q);
 /* Job finished (success or final failure): drop every key of it, if still ours. */
 int queue_complete(struct queue *q, const struct claim *c);
 
-/* Failed attempt: back to the queue after delay_ms (attempt count kept). */
-int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms);
+/*
+ * Failed attempt: back to the queue after delay_ms.  counted=false gives
+ * the attempt back (an infrastructure outage is not the document's fault).
+ */
+int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms, bool counted);
 
 /*
  * Sweeps the processing set.  A job is abandoned when its owner instance is

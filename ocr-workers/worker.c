@@ -258,6 +258,7 @@ static bool step_queue(struct worker *w, int *code)
     emit_queue_depth(w, now);
     struct claim c;
     int rc = queue_claim(w->q, &c);
+    db_ensure(w->db); /* keeps the connection (and /health's view of it) current */
     report_deps(w);
     if (rc != 0) {
         if (!parent_alive(w->parent_fd, (int)w->cfg.poll_interval_ms)) {

@@ -106,9 +106,9 @@ static void schedule_restart(struct child *c, uint64_t now, const struct child_p
     c->crashes++;
     c->crash_times[c->crash_ring++ % 5] = now;
     c->restart_at_ms = now + delay;
-    log_kv(LOG_WARN, "Child exited; restarting after backoff", LF_STR, "child", c->program,
-           LF_INT, "index", (long long)c->index, LF_INT, "delayMs", (long long)delay, LF_INT,
-           "attempt", (long long)c->backoff_step, LF_END);
+    log_kv(LOG_WARN, "Child exited; restarting after backoff", LF_STR, "child", c->program, LF_INT,
+           "index", (long long)c->index, LF_INT, "delayMs", (long long)delay, LF_INT, "attempt",
+           (long long)c->backoff_step, LF_END);
 }
 
 enum child_state child_event(struct child *c, enum child_event ev, uint64_t now,
@@ -221,8 +221,8 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
         _exit(127);
     }
     if (pid < 0)
-        log_kv(LOG_ERROR, "fork failed", LF_STR, "child", program, LF_STR, "error",
-               strerror(errno), LF_END);
+        log_kv(LOG_ERROR, "fork failed", LF_STR, "child", program, LF_STR, "error", strerror(errno),
+               LF_END);
     else
         log_kv(LOG_INFO, "Child started", LF_STR, "child", program, LF_INT, "index",
                (long long)index, LF_INT, "childPid", (long long)pid, LF_END);

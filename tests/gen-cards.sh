@@ -73,7 +73,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$outdir" ] || usage
 [[ $seed =~ ^[0-9]+$ && $count =~ ^[0-9]+$ && $jobs =~ ^[1-9][0-9]*$ ]] || usage
-[[ $npwp15 =~ ^[0-9]+$ ]] && ((npwp15 <= 100)) || usage
+if ! [[ $npwp15 =~ ^[0-9]+$ ]] || ((npwp15 > 100)); then usage; fi
 case $type in KTP | NPWP | mixed) ;; *) usage ;; esac
 case $degrade in none | light | photo) ;; *) usage ;; esac
 case $layout in columns | inline) ;; *) usage ;; esac
@@ -245,14 +245,17 @@ photo_args() {
     done
     local persp="0,0 ${c[0]},${c[1]} $w,0 $((w + c[2])),${c[3]}"
     persp+=" $w,$h $((w + c[4])),$((h + c[5])) 0,$h ${c[6]},$((h + c[7]))"
-    rand 0 3; local lx=$((REPLY % 2 * w)) ly=$((REPLY / 2 * h))
-    rand 60 85; local dim=$REPLY
+    # REPLY / 2 is 0 or 1 on purpose: it picks which corner is lit.
+    rand 0 3
+    # shellcheck disable=SC2017
+    local lx=$((REPLY % 2 * w)) ly=$((REPLY / 2 * h))
+    rand 60 85; local shade=$REPLY
     rand 0 999; local rx=$REPLY
     rand 0 999; local ry=$REPLY
     PHOTO_BASE=("$PATTERN" -roll "+$rx+$ry" +level-colors "$ink,$tint")
     DEG=(-blur "0x0.$blur" -bordercolor "$table" -border "$bw"
         \( -size "${w}x$h" xc: -sparse-color Barycentric
-        "$lx,$ly gray(100%) $((w - lx)),$((h - ly)) gray($dim%)" \)
+        "$lx,$ly gray(100%) $((w - lx)),$((h - ly)) gray($shade%)" \)
         -compose multiply -composite -compose over
         -virtual-pixel background -background "$table" -distort Perspective "$persp"
         -rotate "$sign$((a / 10)).$((a % 10))" +repage
@@ -334,7 +337,7 @@ gen_ktp() { # NAME CARDSEED
 
     degrade_args "$2"
     card_fonts
-    local blood= valid="SEUMUR HIDUP"
+    local blood='' valid="SEUMUR HIDUP"
     if [ "$degrade" = photo ]; then
         pick BLOODS; blood=$REPLY
         if ((RANDOM % 5 == 0)); then

@@ -5,7 +5,7 @@
 # start writes DIR/env (sourceable: REDIS_URL, DATABASE_URL, R2 variables,
 # BULI2_API_URL, ...) and one DIR/<name>.pid per server.  stop kills only
 # the pids it recorded.  Ports are picked free at start.
-set -euo pipefail
+set -Eeuo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}

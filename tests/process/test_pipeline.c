@@ -827,6 +827,15 @@ START_TEST(test_original_enqueue)
     assert_original_success(m, doc->id);
     assert_row_matches(json_array_get(rows, 0), m);
     assert_redis_clean(srv.redis_port, &ds);
+    /* one job: the other worker never needed the database, which is up all the same */
+    json_t *h = pu_health(d.port, NULL);
+    json_t *deps = json_object_get(h, "dependencies");
+    ck_assert_msg(
+        strcmp(pu_str(deps, "postgres"), "up") == 0 && strcmp(pu_str(deps, "redis"), "up") == 0 &&
+            strcmp(pu_str(h, "status"), "ok") == 0,
+        "/health says %s (redis %s, postgres %s: %s) with both servers up", pu_str(h, "status"),
+        pu_str(deps, "redis"), pu_str(deps, "postgres"), pu_str(h, "reason"));
+    json_decref(h);
     char *text = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
     note("original enqueue: processed, message %.200s...", text);
     free(text);
@@ -1054,6 +1063,9 @@ START_TEST(test_postgres_restart)
     json_decref(ocrd_ready(&d));
     enqueue_all(&ds, NULL);
     wait_some(&ds, 2);
+    json_t *h = pu_health(d.port, NULL);
+    ck_assert_str_eq(pu_str(json_object_get(h, "dependencies"), "postgres"), "up");
+    json_decref(h);
     ck_assert_int_eq(pl_postgres_stop(&srv), 0);
     bool down = health_shows_down(&d, "postgres", 2000);
     ck_assert_int_eq(pl_postgres_start(&srv), 0);
@@ -1244,8 +1256,11 @@ START_TEST(test_bad_input)
     json_t *gm = one_message(msgs, good->id);
     assert_original_success(gm, good->id);
     assert_row_matches(json_array_get(rows, (size_t)(ds.n - 1)), gm);
-    json_t *h = pu_health(d.port, NULL);
-    ck_assert_str_eq(pu_str(h, "status"), "ok");
+    int code;
+    json_t *h = pu_health(d.port, &code);
+    ck_assert_int_eq(code, 200);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pu_int(pu_health_child(h, "filot-ocr-worker", i), "restarts", -1), 0);
     json_decref(h);
     assert_redis_clean(srv.redis_port, &all);
     note("bad input: %zu bad documents failed at once with their errors; the good one enqueued "

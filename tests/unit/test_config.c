@@ -58,8 +58,8 @@ START_TEST(test_errors_name_the_variable)
         setenv(bad[i][0], bad[i][1], 1);
         struct filot_config c;
         char err[256] = "";
-        ck_assert_msg(config_load(&c, err, sizeof err) == FILOT_EINVAL, "%s=%s accepted",
-                      bad[i][0], bad[i][1]);
+        ck_assert_msg(config_load(&c, err, sizeof err) == FILOT_EINVAL, "%s=%s accepted", bad[i][0],
+                      bad[i][1]);
         ck_assert_msg(strstr(err, bad[i][0]) != NULL, "message does not name %s: %s", bad[i][0],
                       err);
     }
