@@ -68,6 +68,8 @@ raw_one() {
 export -f raw_one
 export cards
 : >"$out/raw.jsonl"
+# The single-quoted script below is expanded by the inner bash, not here.
+# shellcheck disable=SC2016
 while IFS=$'\t' read -r name type; do
     printf '%s\0%s\0' "$name" "$type"
 done <"$cards/manifest.tsv" |
@@ -89,7 +91,6 @@ harness_pass() { # STEPS OUTFILE
 }
 echo "eval: (b) filot-ocrd" >&2
 if ((cli)); then
-    mapfile -t files < <(cut -f1 "$cards/manifest.tsv" | sed "s|^|$cards/|")
     : >"$out/ours.jsonl"
     for type in KTP NPWP; do
         mapfile -t sub < <(awk -F'\t' -v t="$type" -v d="$cards" '$2 == t { print d "/" $1 }' \
