@@ -16,7 +16,8 @@ DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
-                    shellcheck jq systemd nodejs clang-format cppcheck
+                    shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
+                    fonts-ocr-a fonts-urw-base35
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
@@ -62,7 +63,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROC_SRC   := $(wildcard tests/process/test_*.c)
 PROC_BINS  := $(patsubst tests/process/%.c,$(BUILD)/tests/%,$(PROC_SRC))
 
-.PHONY: all test test-unit test-process test-gpu deps lint format bench run clean
+.PHONY: all test test-unit test-process test-gpu deps lint format bench eval run clean
 all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.c
@@ -131,8 +132,13 @@ run:
 bench: all
 	scripts/bench.sh
 
+# Extraction accuracy: the original's raw Tesseract call vs filot-ocrd on a
+# deterministic set of generated, degraded cards (tests/eval/run.sh).
+eval: all
+	tests/eval/run.sh
+
 lint:
-	scripts/lint.sh
+	scripts/lint.sh --full
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')
