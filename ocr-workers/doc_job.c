@@ -148,10 +148,12 @@ static enum attempt_rc write_results(struct job_env *env, struct attempt *a, boo
  */
 #define REDIS_SETTLE_MS 30000u
 
-static bool redis_settled(int rc, uint64_t deadline)
+static bool redis_settled(struct job_env *env, int rc, uint64_t deadline)
 {
     if (rc != FILOT_EUNAVAIL || clock_mono_ms() >= deadline)
         return true;
+    if (env->waiting != NULL)
+        env->waiting(env->waiting_ctx);
     clock_sleep_ms(200);
     return false;
 }
@@ -166,7 +168,7 @@ static void publish(struct job_env *env, const struct claim *c, json_t *msg)
     int rc;
     do
         rc = queue_publish(env->q, text);
-    while (!redis_settled(rc, deadline));
+    while (!redis_settled(env, rc, deadline));
     if (rc == 0)
         LOGJ(LOG_INFO, "GPU OCR result published", c, LF_BOOL, "success",
              json_is_true(json_object_get(msg, "success")), LF_END);
@@ -231,7 +233,7 @@ static void finish(struct job_env *env, const struct claim *c)
     int rc;
     do
         rc = queue_complete(env->q, c);
-    while (!redis_settled(rc, deadline));
+    while (!redis_settled(env, rc, deadline));
     if (rc == 0)
         LOGJ(LOG_INFO, "Document marked complete in GPU processing", c, LF_END);
 }
@@ -337,7 +339,7 @@ void doc_job_run(struct job_env *env, const struct claim *c)
         int qrc;
         do
             qrc = queue_retry_later(env->q, c, delay, rc == ATTEMPT_FAULT);
-        while (!redis_settled(qrc, deadline));
+        while (!redis_settled(env, qrc, deadline));
         if (qrc == 0)
             LOGJ(LOG_INFO, "Document requeued for GPU retry", c, LF_INT, "delayMs",
                  (long long)delay, LF_END);

@@ -30,6 +30,9 @@ struct job_env {
     struct lease *lease;
     uint64_t processed; /* counters for metrics, since the last EMF line */
     uint64_t failed;
+    /* called while waiting out an outage, so the worker can report it */
+    void (*waiting)(void *ctx);
+    void *waiting_ctx;
 };
 
 /* Runs a claimed job to one of: completed, failed, or queued for retry. */

@@ -33,6 +33,8 @@ static int inherited_int(const char *name, int *out)
     return 0;
 }
 
+static void report_deps(void *arg);
+
 /* filot-ocr's private instance: jobs come over its nng channel. */
 static int open_ipc_mode(struct worker *w)
 {
@@ -65,7 +67,7 @@ static int open_queue_mode(struct worker *w)
     }
     if (lease_start(&w->lease, &w->cfg, w->instance, w->index) != 0)
         return FILOT_EXIT_FAILURE;
-    w->env = (struct job_env){&w->cfg, &w->pl, w->q, w->db, w->st, &w->lease, 0, 0};
+    w->env = (struct job_env){&w->cfg, &w->pl, w->q, w->db, w->st, &w->lease, 0, 0, report_deps, w};
     return 0;
 }
 
@@ -202,8 +204,9 @@ static bool step_ipc(struct worker *w, int *code)
 }
 
 /* Publishes Redis / PostgreSQL health for /health. */
-static void report_deps(struct worker *w)
+static void report_deps(void *arg)
 {
+    struct worker *w = arg;
     uint32_t d = DEP_REDIS_KNOWN | DEP_DB_KNOWN;
     if (queue_healthy(w->q))
         d |= DEP_REDIS_UP;
