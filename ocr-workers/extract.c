@@ -14,12 +14,14 @@
 #include <string.h>
 
 #include "common/status.h"
+#include "ocr-workers/ocra.h"
 
 #define MAX_ROW_WORDS 48
 #define MAX_ROWS      96
 #define VALUE_LEN     256
 #define LABEL_WORDS   3
-#define GAP_FACTOR    3 /* a value ends at a gap wider than this many row heights */
+#define GAP_FACTOR    3  /* a value ends at a gap wider than this many row heights */
+#define OCRA_TRUST    50 /* lowest OCR-A glyph correlation (x 100) of a trusted read */
 
 struct row {
     int y0, y1; /* vertical span of the words so far */
@@ -612,40 +614,120 @@ static int nik_rank(const char *nik, const char *birth, const char *gender)
 }
 
 /*
- * The NIK: the layout value with digit repair, and (when reread is given) a
- * digits-only PSM 7 pass over the same box; the candidate that agrees best
- * with the province/date structure, the birth date and the gender wins.
+ * A second read of a value's box (see extract_reread_fn) into out (empty on
+ * failure).  Returns the read's confidence, or -1 when there was none.
+ */
+static int reread_value(const struct value *v, extract_reread_fn reread, void *ctx,
+                        enum extract_read how, const char *whitelist, char *out, size_t cap)
+{
+    int x0, y0, x1, y1, c = -1;
+    char *t = NULL;
+    out[0] = '\0';
+    if (!reread || v->to <= v->from)
+        return -1;
+    value_box(v, &x0, &y0, &x1, &y1);
+    if (reread(ctx, how, x0, y0, x1, y1, whitelist, &t, &c) == 0 && t)
+        snprintf(out, cap, "%s", t);
+    else
+        c = -1;
+    free(t);
+    return c;
+}
+
+/* A candidate reading of a number: text, confidence, validity, preference. */
+struct cand {
+    char s[40];
+    int conf, valid, prio;
+};
+
+/*
+ * Index of the best candidate: most valid, then most preferred; -1 when
+ * none is valid at all.  conf becomes 95+ when another candidate agrees.
+ */
+static int pick(struct cand *c, size_t n)
+{
+    int best = -1;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].valid > 0 && (best < 0 || c[i].valid > c[best].valid ||
+                               (c[i].valid == c[best].valid && c[i].prio > c[best].prio)))
+            best = (int)i;
+    for (size_t i = 0; best >= 0 && i < n; i++)
+        if ((int)i != best && c[i].valid > 0 && strcmp(c[i].s, c[best].s) == 0)
+            c[best].conf = c[best].conf > 95 ? c[best].conf : 95;
+    return best;
+}
+
+/*
+ * The NIK: candidates are the layout value with digit repair and, when
+ * reread is given, a digits-only PSM 7 pass and the OCR-A template reader
+ * over the same box (the latter only when every glyph matched an OCR-A
+ * digit well).  The one that agrees best with the province/date structure,
+ * the birth date and the gender wins; ties go to OCR-A, then to the re-read.
  */
 static void put_nik(json_t *o, json_t *conf, const struct value *v, extract_reread_fn reread,
                     void *ctx)
 {
     const json_t *jb = json_object_get(o, "birthDate"), *jg = json_object_get(o, "gender");
     const char *birth = json_string_value(jb), *gender = json_string_value(jg);
-    char a[40] = "", b[40] = "";
-    int ca = v->conf, cb = 0;
-    if (nik_digits(v->text, a, sizeof a) != 16)
-        a[0] = '\0';
-    if (reread && v->to > v->from) {
-        int x0, y0, x1, y1;
-        char *t = NULL;
-        value_box(v, &x0, &y0, &x1, &y1);
-        if (reread(ctx, x0, y0, x1, y1, "0123456789", &t, &cb) == 0 && t) {
-            if (nik_digits(t, b, sizeof b) != 16)
-                b[0] = '\0';
-        }
-        free(t);
+    struct cand c[3] = {{.conf = v->conf, .prio = 0}, {.prio = 1}, {.prio = 2}};
+    char t[3][VALUE_LEN];
+    snprintf(t[0], sizeof t[0], "%s", v->text);
+    c[1].conf = reread_value(v, reread, ctx, EXTRACT_READ_LINE, "0123456789", t[1], sizeof t[1]);
+    c[2].conf = reread_value(v, reread, ctx, EXTRACT_READ_OCRA, NULL, t[2], sizeof t[2]);
+    for (size_t i = 0; i < 3; i++) {
+        if (nik_digits(t[i], c[i].s, sizeof c[i].s) != 16 || (i == 2 && c[i].conf < OCRA_TRUST))
+            c[i].s[0] = '\0';
+        c[i].valid = nik_rank(c[i].s, birth, gender);
     }
-    int ra = nik_rank(a, birth, gender), rb = nik_rank(b, birth, gender);
-    const char *best = rb >= ra && rb > 0 ? b : a;
-    int rank = best == b ? rb : ra;
-    if (rank == 0)
+    int best = pick(c, 3);
+    if (best < 0)
         return;
-    int c = best == b ? cb : ca;
-    if (a[0] && b[0] && strcmp(a, b) == 0)
-        c = c > 95 ? c : 95;
-    if (!(extract_nik_check(best, NULL, NULL) & NIK_DATE))
-        c = c < 30 ? c : 30;
-    put(o, conf, "nik", best, c);
+    int cf = c[best].conf;
+    if (!(extract_nik_check(c[best].s, NULL, NULL) & NIK_DATE))
+        cf = cf < 30 ? cf : 30;
+    put(o, conf, "nik", c[best].s, cf);
+}
+
+/*
+ * Validity of an NPWP number candidate s of form n (extract_npwp_number()):
+ * 0 none, 1 well formed, 2 with its check (the 15-digit form's Luhn digit,
+ * the 16-digit form's NIK province and date).
+ */
+static int npwp_valid(const char *s, int n)
+{
+    if (n == 15) {
+        char d[16];
+        extract_repair_digits(s, d, sizeof d);
+        return 1 + npwp_luhn_ok(d);
+    }
+    int b = extract_nik_check(s, NULL, NULL);
+    return n == 16 ? 1 + ((b & (NIK_PROVINCE | NIK_DATE)) == (NIK_PROVINCE | NIK_DATE)) : 0;
+}
+
+/*
+ * The NPWP number: the layout value, the OCR-A template reader (when sure)
+ * and, when neither passes its check, a PSM 7 pass restricted to digits and
+ * the printed punctuation; the most valid wins, ties to OCR-A.  A value
+ * with punctuation that reads as 16 digits is a damaged 15-digit form.
+ */
+static void put_npwp(json_t *o, json_t *conf, const struct value *v, extract_reread_fn reread,
+                     void *ctx)
+{
+    struct cand c[3] = {{.conf = v->conf, .prio = 1}, {.prio = 2}, {.prio = 0}};
+    char t[VALUE_LEN];
+    int n = extract_npwp_number(v->text, c[0].s, sizeof c[0].s);
+    c[0].valid = n == 16 && strpbrk(v->text, ".-") ? 0 : npwp_valid(c[0].s, n);
+    c[1].conf = reread_value(v, reread, ctx, EXTRACT_READ_OCRA, NULL, t, sizeof t);
+    if (c[1].conf >= OCRA_TRUST)
+        c[1].valid = npwp_valid(c[1].s, extract_npwp_number(t, c[1].s, sizeof c[1].s));
+    if (c[0].valid < 2 && c[1].valid < 2) {
+        c[2].conf = reread_value(v, reread, ctx, EXTRACT_READ_LINE, "0123456789.-", t, sizeof t);
+        if (c[2].conf >= 0)
+            c[2].valid = npwp_valid(c[2].s, extract_npwp_number(t, c[2].s, sizeof c[2].s));
+    }
+    int best = pick(c, 3);
+    if (best >= 0)
+        put(o, conf, "npwpNumber", c[best].s, c[best].conf);
 }
 
 /* KTP header: "PROVINSI X" and the city row under it. */
@@ -773,7 +855,7 @@ static void extract_ktp(json_t *o, json_t *conf, const struct layout *L, extract
         put_nik(o, conf, &nik, reread, ctx);
 }
 
-/* NPWP: the labelled number (reread digits-only when unreadable) and name. */
+/* NPWP: the labelled number (see put_npwp()) and name. */
 static void extract_npwp(json_t *o, json_t *conf, const struct layout *L, extract_reread_fn reread,
                          void *ctx)
 {
@@ -792,24 +874,7 @@ static void extract_npwp(json_t *o, json_t *conf, const struct layout *L, extrac
             clean_words(v.text, "'.-", 1, s, sizeof s);
             put(o, conf, "name", s, v.conf);
         } else if (li == 0) {
-            int n = extract_npwp_number(v.text, s, sizeof s), c = v.conf;
-            char *t = NULL;
-            int x0, y0, x1, y1, ct = 0;
-            value_box(&v, &x0, &y0, &x1, &y1);
-            int punct = strpbrk(v.text, ".-") != NULL;
-            if ((n < 0 || (n == 15 && !npwp_luhn_ok(s)) || (n == 16 && punct)) && reread &&
-                reread(ctx, x0, y0, x1, y1, "0123456789.-", &t, &ct) == 0 && t) {
-                char s2[VALUE_LEN];
-                int n2 = extract_npwp_number(t, s2, sizeof s2);
-                if (n2 > 0 && (n < 0 || (n2 == 15 && npwp_luhn_ok(s2)))) {
-                    memcpy(s, s2, sizeof s);
-                    n = n2;
-                    c = ct;
-                }
-            }
-            free(t);
-            if (n > 0)
-                put(o, conf, "npwpNumber", s, c);
+            put_npwp(o, conf, &v, reread, ctx);
         }
     }
 }
@@ -859,12 +924,20 @@ struct reread_ctx {
     uint32_t w, h;
 };
 
-/* extract_reread_fn over engine_read_line(). */
-static int engine_reread(void *ctx, int x0, int y0, int x1, int y1, const char *whitelist,
-                         char **text, int *conf)
+/* extract_reread_fn over engine_read_line() and ocra_read_digits(). */
+static int engine_reread(void *ctx, enum extract_read how, int x0, int y0, int x1, int y1,
+                         const char *whitelist, char **text, int *conf)
 {
     struct reread_ctx *c = ctx;
-    return engine_read_line(c->e, c->gray, c->w, c->h, c->w, x0, y0, x1, y1, whitelist, text, conf);
+    if (how == EXTRACT_READ_LINE)
+        return engine_read_line(c->e, c->gray, c->w, c->h, c->w, x0, y0, x1, y1, whitelist, text,
+                                conf);
+    char d[64];
+    int n = ocra_read_digits(c->gray, c->w, c->h, c->w, x0, y0, x1, y1, d, sizeof d, conf);
+    if (n < 0)
+        return n;
+    *text = strdup(d);
+    return *text ? 0 : FILOT_ENOMEM;
 }
 
 json_t *extract_document(struct ocr_engine *e, enum doc_type t, const uint8_t *gray, uint32_t width,

@@ -21,13 +21,19 @@
 #include "ocr-workers/doc_parse.h"
 #include "ocr-workers/engine.h"
 
+/* How a rectangle is read a second time. */
+enum extract_read {
+    EXTRACT_READ_LINE, /* Tesseract, one line (PSM 7) restricted to whitelist */
+    EXTRACT_READ_OCRA  /* OCR-A digit templates (ocra_read_digits()); conf = score */
+};
+
 /*
- * Second look at a rectangle of the image as one line restricted to
- * whitelist (engine_read_line() in production, a stub in tests).  Returns 0
- * and a malloc'd *text, or a negative FILOT_E* code.
+ * Second look at a rectangle of the image (engine_read_line() or
+ * ocra_read_digits() in production, a stub in tests).  Returns 0 and a
+ * malloc'd *text, or a negative FILOT_E* code.
  */
-typedef int (*extract_reread_fn)(void *ctx, int x0, int y0, int x1, int y1, const char *whitelist,
-                                 char **text, int *conf);
+typedef int (*extract_reread_fn)(void *ctx, enum extract_read how, int x0, int y0, int x1, int y1,
+                                 const char *whitelist, char **text, int *conf);
 
 /*
  * Fields of a document from a recognised page.  Returns a new object with
@@ -38,7 +44,10 @@ typedef int (*extract_reread_fn)(void *ctx, int x0, int y0, int x1, int y1, cons
 json_t *extract_fields(enum doc_type t, const struct ocr_page *page, extract_reread_fn reread,
                        void *ctx);
 
-/* extract_fields() with engine_read_line() on the same image as reread. */
+/*
+ * extract_fields() with engine_read_line() and ocra_read_digits() on the
+ * same image as reread.
+ */
 json_t *extract_document(struct ocr_engine *e, enum doc_type t, const uint8_t *gray, uint32_t width,
                          uint32_t height, const struct ocr_page *page);
 

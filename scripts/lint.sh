@@ -29,6 +29,15 @@ check shellcheck shellcheck "${sh_files[@]}"
 check cppcheck cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
     --inline-suppr --std=c11 -D_GNU_SOURCE -I. --suppress=missingIncludeSystem \
     common ipc supervisor gpu-server/server.c gpu-server/main.c ocr-workers cli
+# The README's configuration table is the code's (filot-ocr config).
+readme_config() {
+    [ -x build/bin/filot-ocr ] || make -s build/bin/filot-ocr || return 1
+    # backquotes in the sed script are markdown, not shell
+    # shellcheck disable=SC2016
+    diff <(build/bin/filot-ocr config | cut -f1,2) \
+        <(sed -n 's/^| `\([A-Z0-9_]*\)` | \(`\(.*\)`\|(unset)\) | .*/\1\t\3/p' README.md)
+}
+check readme-config readme_config
 if [ "${1:-}" = "--full" ]; then
     read -r -a pc < <(pkg-config --cflags tesseract lept jansson libmicrohttpd libcurl libpq \
         hiredis poppler-glib cairo uuid check)
