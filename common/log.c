@@ -148,3 +148,16 @@ void log_mask_id(const char *id, char *out, int outlen)
         out[i] = (len > 8 && (i < 4 || i >= len - 4)) ? id[i] : '*';
     out[len] = '\0';
 }
+
+int log_refuse(const char *what, int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", msg);
+    log_kv(LOG_WARN, what, LF_STR, "reason", msg, LF_INT, "code", (long long)code, LF_END);
+    return code;
+}

@@ -10,6 +10,7 @@
 #define FILOT_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -31,6 +32,14 @@ void log_vkv(enum log_level level, const char *message, va_list ap);
 
 /* Plain message, no extra fields. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Refuses an input: writes the reason into err (when given) and logs it
+ * once at warn level as "<what>" with the reason and code.  Returns code,
+ * so callers can write `return log_refuse(...)`.
+ */
+int log_refuse(const char *what, int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Masks an identity number: keeps the first 4 and last 4 characters and

@@ -8,34 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/child_proc.h"
 #include "../common/status.h"
 #include "server.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 int main(int argc, char **argv)
 {
-    if (argc > 1) {
-        puts("usage: filot-gpu-server\n\nThe GPU preprocessing server.  It is started by "
-             "filot-ocrd, never by hand.\nExit code 3 means no usable CUDA device.");
-        return strcmp(argv[1], "--help") == 0 ? FILOT_EXIT_OK : FILOT_EXIT_CONFIG;
-    }
-    struct sigaction sa = {.sa_handler = on_term};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    int code = FILOT_EXIT_OK;
+    if (child_proc_usage(argc, argv,
+                         "usage: filot-gpu-server\n\nThe GPU preprocessing server.  It is "
+                         "started by filot-ocrd, never by hand.\nExit code 3 means no usable "
+                         "CUDA device.\n",
+                         &code))
+        return code;
+    child_proc_signals();
 
     static struct gpu_server g;
     int rc = gpu_server_init(&g);
     if (rc != 0)
         return rc;
-    while (!stop_requested && gpu_server_step(&g, 200)) {
+    while (!child_proc_stop && gpu_server_step(&g, 200)) {
     }
     gpu_server_close(&g);
     return FILOT_EXIT_OK;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/child_proc.h"
 #include "../common/clock.h"
 #include "../common/log.h"
 #include "../common/preproc.h"
@@ -21,14 +22,6 @@
 
 #define PROBE_INTERVAL_MS 1000u
 #define PROBE_FAILURES    3
-
-static int inherited_fd(const char *name)
-{
-    const char *v = getenv(name);
-    char *end = NULL;
-    long n = v ? strtol(v, &end, 10) : -1;
-    return (v != NULL && *end == '\0' && n >= 0) ? (int)n : -1;
-}
 
 /* Opens CUDA (or the emulation) and records the device in shm. */
 static int open_device(struct gpu_server *g)
@@ -59,13 +52,11 @@ int gpu_server_init(struct gpu_server *g)
     }
     log_init("filot-gpu-server", g->cfg.log_level);
     g->emulate = g->cfg.gpu_emulate;
-    int fd = inherited_fd("OCR_SHM_FD");
-    g->parent_fd = inherited_fd("OCR_PARENT_FD");
+    int fd;
     const char *dir = getenv("OCR_RUNTIME_DIR");
-    if (fd < 0 || g->parent_fd < 0 || dir == NULL) {
-        log_kv(LOG_ERROR, "filot-gpu-server must be started by filot-ocrd", LF_END);
+    if (child_proc_inherited("OCR_SHM_FD", &fd) != 0 ||
+        child_proc_inherited("OCR_PARENT_FD", &g->parent_fd) != 0 || dir == NULL)
         return FILOT_EXIT_CONFIG;
-    }
     if (shm_pool_attach_fd(&g->pool, fd, err, sizeof err) != 0) {
         log_kv(LOG_ERROR, "Cannot attach shared memory", LF_STR, "error", err, LF_END);
         return FILOT_EXIT_FAILURE;
@@ -169,18 +160,9 @@ static void reset_listener(struct gpu_server *g)
     atomic_fetch_add(&g->pool.hdr->listener_resets, 1);
 }
 
-static bool parent_alive(int fd)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    if (poll(&pfd, 1, 0) <= 0)
-        return true;
-    char c;
-    return read(fd, &c, 1) != 0 || errno == EAGAIN;
-}
-
 bool gpu_server_step(struct gpu_server *g, uint32_t timeout_ms)
 {
-    if (!parent_alive(g->parent_fd))
+    if (!child_proc_parent_alive(g->parent_fd, 0))
         return false;
     if (listener_probe_broken(&g->probe))
         reset_listener(g);

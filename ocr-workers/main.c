@@ -12,36 +12,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/child_proc.h"
 #include "../common/log.h"
 #include "../common/status.h"
 #include "worker.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 int main(int argc, char **argv)
 {
-    if (argc > 1) {
-        puts("usage: filot-ocr-worker\n\nAn OCR worker process.  It is started by filot-ocrd, "
-             "never by hand:\nit needs the shared-memory fd and control pipe filot-ocrd passes.");
-        return strcmp(argv[1], "--help") == 0 ? FILOT_EXIT_OK : FILOT_EXIT_CONFIG;
-    }
-    struct sigaction sa = {.sa_handler = on_term};
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    int code = FILOT_EXIT_OK;
+    if (child_proc_usage(argc, argv,
+                         "usage: filot-ocr-worker\n\nAn OCR worker process.  It is started by "
+                         "filot-ocrd, never by hand:\nit needs the shared-memory fd and control "
+                         "pipe filot-ocrd passes.\n",
+                         &code))
+        return code;
+    child_proc_signals();
 
     static struct worker w;
     int rc = worker_init(&w);
     if (rc != 0)
         return rc;
-    int code = FILOT_EXIT_OK;
-    while (!stop_requested && worker_step(&w, &code)) {
+    while (!child_proc_stop && worker_step(&w, &code)) {
     }
     worker_close(&w);
     return code;

@@ -40,24 +40,8 @@ struct pdf_doc {
     int n_pages;
 };
 
-/*
- * Writes a sentence to err and logs it once, at warn level: a refused PDF is
- * the client's problem, not the worker's.
- */
-__attribute__((format(printf, 4, 5))) static int fail(int code, char *err, size_t errlen,
-                                                      const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (err != NULL && errlen > 0)
-        snprintf(err, errlen, "%s", msg);
-    log_kv(LOG_WARN, "PDF refused", LF_STR, "reason", msg, LF_INT, "code", (long long)code, LF_END);
-    return code;
-}
+/* A refused input is the client's problem: said once, at warn level. */
+#define fail(code, err, errlen, ...) log_refuse("PDF refused", code, err, errlen, __VA_ARGS__)
 
 /* True when buf starts with the PDF header "%PDF-". */
 bool pdf_is_pdf(const uint8_t *buf, size_t len)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/child_proc.h"
 #include "../common/clock.h"
 #include "../common/emf.h"
 #include "../common/log.h"
@@ -17,21 +18,6 @@
 #include "decode.h"
 
 #define IDLE_WAIT_MS 50
-
-/* Reads one of the descriptors/indices filot-ocrd hands its children. */
-static int inherited_int(const char *name, int *out)
-{
-    const char *v = getenv(name);
-    char *end = NULL;
-    long n = v ? strtol(v, &end, 10) : -1;
-    if (v == NULL || *end != '\0' || n < 0 || n > 1 << 20) {
-        log_kv(LOG_ERROR, "filot-ocr-worker must be started by filot-ocrd", LF_STR, "missing", name,
-               LF_END);
-        return FILOT_EINVAL;
-    }
-    *out = (int)n;
-    return 0;
-}
 
 static void report_deps(void *arg);
 
@@ -82,9 +68,9 @@ int worker_init(struct worker *w)
     }
     log_init("filot-ocr-worker", w->cfg.log_level);
     int shm_fd, rc;
-    if (inherited_int("OCR_WORKER_INDEX", &w->index) != 0 ||
-        inherited_int("OCR_SHM_FD", &shm_fd) != 0 ||
-        inherited_int("OCR_PARENT_FD", &w->parent_fd) != 0 || w->index >= SHM_MAX_WORKERS)
+    if (child_proc_inherited("OCR_WORKER_INDEX", &w->index) != 0 ||
+        child_proc_inherited("OCR_SHM_FD", &shm_fd) != 0 ||
+        child_proc_inherited("OCR_PARENT_FD", &w->parent_fd) != 0 || w->index >= SHM_MAX_WORKERS)
         return FILOT_EXIT_CONFIG;
     if (shm_pool_attach_fd(&w->pool, shm_fd, err, sizeof err) != 0) {
         log_kv(LOG_ERROR, "Cannot attach shared memory", LF_STR, "error", err, LF_END);
@@ -110,29 +96,6 @@ int worker_init(struct worker *w)
     log_kv(LOG_INFO, "Worker ready", LF_INT, "index", (long long)w->index, LF_STR, "langs",
            w->cfg.langs, LF_INT, "initMs", (long long)(clock_mono_ms() - t0), LF_END);
     return 0;
-}
-
-/* Waits up to ms for the parent pipe; false once the supervisor is gone. */
-static bool parent_alive(int fd, int ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    int n = poll(&pfd, 1, ms);
-    if (n <= 0)
-        return true;
-    char c;
-    return read(fd, &c, 1) != 0 || errno == EAGAIN;
-}
-
-static uint64_t rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, rss = 0;
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return (uint64_t)rss * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Reads the file a job names and runs it through the pipeline. */
@@ -170,7 +133,7 @@ static bool finish_job(struct worker *w, int *code)
     atomic_store(&w->me->cpu_jobs, atomic_load(&w->me->cpu_jobs) + w->pl.cpu_jobs);
     w->pl.gpu_jobs = w->pl.cpu_jobs = 0;
     w->jobs_this_process++;
-    uint64_t rss = rss_kb();
+    uint64_t rss = child_proc_rss_kb();
     atomic_store(&w->me->rss_kb, rss);
     if (w->jobs_this_process >= w->cfg.worker_max_jobs ||
         rss > (uint64_t)w->cfg.worker_max_rss_mb * 1024u) {
@@ -187,7 +150,7 @@ static bool step_ipc(struct worker *w, int *code)
 {
     json_t *job = NULL;
     if (job_source_next(&w->src, &job) != 0) {
-        if (!parent_alive(w->parent_fd, IDLE_WAIT_MS)) {
+        if (!child_proc_parent_alive(w->parent_fd, IDLE_WAIT_MS)) {
             *code = FILOT_EXIT_PARENT_GONE;
             return false;
         }
@@ -264,7 +227,7 @@ static bool step_queue(struct worker *w, int *code)
     db_ensure(w->db); /* keeps the connection (and /health's view of it) current */
     report_deps(w);
     if (rc != 0) {
-        if (!parent_alive(w->parent_fd, (int)w->cfg.poll_interval_ms)) {
+        if (!child_proc_parent_alive(w->parent_fd, (int)w->cfg.poll_interval_ms)) {
             *code = FILOT_EXIT_PARENT_GONE;
             return false;
         }

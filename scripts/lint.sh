@@ -24,7 +24,16 @@ mapfile -t sh_files < <(git ls-files '*.sh' .ci/run)
 tidy_files=()
 for f in "${c_files[@]}"; do [[ $f == *.c ]] && tidy_files+=("$f"); done
 
-check clang-format clang-format --dry-run --Werror "${c_files[@]}"
+# Lists the files that need formatting (run `make format` to fix them).
+format_check() {
+    local bad=()
+    for f in "${c_files[@]}"; do
+        clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
+    done
+    [ ${#bad[@]} -eq 0 ] || echo "not clang-formatted: ${bad[*]}"
+    [ ${#bad[@]} -eq 0 ]
+}
+check clang-format format_check
 check shellcheck shellcheck "${sh_files[@]}"
 check cppcheck cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
     --inline-suppr --std=c11 -D_GNU_SOURCE -I. --suppress=missingIncludeSystem \

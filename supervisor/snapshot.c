@@ -14,20 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/child_proc.h"
 #include "../common/status.h"
 #include "supervisor.h"
-
-static uint64_t self_rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long pages = 0, rss = 0;
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%lu %lu", &pages, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return (uint64_t)rss * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static void view_child(const struct supervisor *s, const struct child *c, uint64_t now,
                        struct sup_child_view *v)
@@ -145,5 +134,5 @@ void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapsho
     snap->slots_total = s->pool.hdr->slot_count;
     snap->slots_in_use = shm_slots_in_use(&s->pool);
     snap->shm_bytes = s->pool.size;
-    snap->rss_kb = self_rss_kb();
+    snap->rss_kb = child_proc_rss_kb();
 }
