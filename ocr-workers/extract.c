@@ -427,7 +427,7 @@ static int match_label(const struct row *r, const struct label *labels, size_t n
 {
     int best = -1, best_d = 99;
     char letters[64] = "";
-    for (size_t n = 1; n <= LABEL_WORDS && n < r->n; n++) {
+    for (size_t n = 1; n <= LABEL_WORDS && n <= r->n; n++) {
         append_letters(r->w[n - 1]->text, letters, sizeof letters);
         for (size_t i = 0; i < nlabels; i++) {
             int len = (int)strlen(labels[i].letters);
@@ -509,6 +509,40 @@ static void fix_abbrev(char *s, size_t cap)
             }
         }
     }
+}
+
+/*
+ * Street-address damage seen on photos, before fix_abbrev(): a lone
+ * character before the street word (a misread colon: "2 JL. X"), the "JL"
+ * itself misread ("IL", "JI", "JK", "J1"), its dot read as '-' or ',' and
+ * joined to the street ("JL-ANGGREK"), the space before "NO" read as a dot
+ * ("PEMUDA.NO. 5"), and a stray dot after the house number.
+ */
+static void fix_address(char *s, size_t cap)
+{
+    size_t len = strlen(s);
+    if (len > 2 && s[1] == ' ' && s[2] == 'J') /* "2 JL. ..." */
+        memmove(s, s + 2, (len -= 2) + 1);
+    size_t w = strcspn(s, " .,-");
+    char first[3] = {s[0], w > 1 ? s[1] : '\0', '\0'};
+    if (w == 2 && strchr("JI1", first[0]) && extract_edit_distance(first, "JL") <= 1 &&
+        strchr("LIK1", first[1])) {
+        s[0] = 'J';
+        s[1] = 'L';
+    }
+    if (strncmp(s, "JL", 2) == 0 && (s[2] == '-' || s[2] == ',')) {
+        s[2] = '.';
+        if (isalpha((unsigned char)s[3]) && len + 2 <= cap) {
+            memmove(s + 4, s + 3, len - 2);
+            s[3] = ' ';
+            len++;
+        }
+    }
+    for (char *p = strstr(s, ".NO"); p; p = strstr(p + 1, ".NO"))
+        if (p > s && isalpha((unsigned char)p[-1]) && (p[3] == '.' || p[3] == ' '))
+            *p = ' ';
+    if (len > 1 && s[len - 1] == '.' && isdigit((unsigned char)s[len - 2]))
+        s[len - 1] = '\0';
 }
 
 /* A date DD-MM-YYYY from OCR text with digit repair; 0 or -1. */
@@ -768,6 +802,7 @@ static void put_ktp_field(json_t *o, json_t *conf, const char *key, const struct
         put(o, conf, key, g ? g : snap(v->text, GENDERS), v->conf);
     } else if (strcmp(key, "address") == 0) {
         clean_words(v->text, ".,/-", 0, s, sizeof s);
+        fix_address(s, sizeof s);
         fix_abbrev(s, sizeof s);
         put(o, conf, key, s, v->conf);
     } else if (strcmp(key, "rtRw") == 0) {
@@ -821,11 +856,51 @@ static void find_blood(json_t *o, json_t *conf, const struct layout *L)
     }
 }
 
-/* KTP: labelled rows, header, blood type, then the NIK (needs birth/gender). */
+/* Value column of a card: left edge (median value start) and right edge. */
+struct column {
+    int x[MAX_ROWS];
+    size_t n;
+    int x1;
+};
+
+/*
+ * A labelled row whose value Tesseract's layout analysis dropped (the
+ * label column was read, the value line was not): the value column's part
+ * of that row is read again as one line (PSM 7) and applied as usual.
+ */
+static void reread_missing(json_t *o, json_t *conf, const struct row *r, const char *key,
+                           struct column *col, extract_reread_fn reread, void *ctx)
+{
+    if (!reread || col->n < 3)
+        return;
+    qsort(col->x, col->n, sizeof col->x[0], int_cmp);
+    int h = r->y1 - r->y0, c = 0;
+    char *t = NULL;
+    if (reread(ctx, EXTRACT_READ_LINE, col->x[col->n / 2] - h, r->y0 - h / 2, col->x1 + h,
+               r->y1 + h / 2, NULL, &t, &c) == 0 &&
+        t) {
+        struct value v = {.row = r, .conf = c};
+        const char *p = t + strspn(t, ":;|.,' ");
+        if (p[0] && p[1] == ' ' && strchr("1Il|i!>2", p[0]))
+            p += 2; /* a misread colon */
+        snprintf(v.text, sizeof v.text, "%.*s", (int)strcspn(p, "\n"), p);
+        put_ktp_field(o, conf, key, &v);
+    }
+    free(t);
+}
+
+/*
+ * KTP: labelled rows, header, blood type, rows whose value was dropped,
+ * then the NIK (needs birth/gender).
+ */
 static void extract_ktp(json_t *o, json_t *conf, const struct layout *L, extract_reread_fn reread,
                         void *ctx)
 {
     struct value nik = {0};
+    struct column col = {.n = 0, .x1 = 0};
+    const struct row *missing[8];
+    int missing_li[8];
+    size_t nmissing = 0;
     int have_nik = 0;
     const size_t nl = sizeof KTP_LABELS / sizeof KTP_LABELS[0];
     for (size_t j = 0; j < L->nrows; j++) {
@@ -835,8 +910,15 @@ static void extract_ktp(json_t *o, json_t *conf, const struct layout *L, extract
             continue;
         struct value v;
         take_value(&L->rows[j], k, &v);
-        if (v.to == v.from)
+        if (v.to == v.from) {
+            if (li > 0 && nmissing < 8) {
+                missing[nmissing] = &L->rows[j];
+                missing_li[nmissing++] = li;
+            }
             continue;
+        }
+        col.x[col.n++] = v.row->w[v.from]->x0;
+        col.x1 = v.row->w[v.to - 1]->x1 > col.x1 ? v.row->w[v.to - 1]->x1 : col.x1;
         if (li == 0) {
             if (!have_nik) {
                 nik = v;
@@ -851,6 +933,10 @@ static void extract_ktp(json_t *o, json_t *conf, const struct layout *L, extract
     put_header(o, conf, L);
     if (!json_object_get(o, "bloodType"))
         find_blood(o, conf, L);
+    for (size_t i = 0; i < nmissing; i++)
+        if (!json_object_get(o, KTP_LABELS[missing_li[i]].key) &&
+            !(missing_li[i] == 2 && json_object_get(o, "birthPlace")))
+            reread_missing(o, conf, missing[i], KTP_LABELS[missing_li[i]].key, &col, reread, ctx);
     if (have_nik)
         put_nik(o, conf, &nik, reread, ctx);
 }

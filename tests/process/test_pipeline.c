@@ -797,6 +797,10 @@ START_TEST(test_end_to_end)
          "key field right on %d of %d cards + PDF, %zu messages",
          approved, pending, truth, NCARDS + 1, json_array_size(msgs));
     ocrd_stop(&d);
+    /* the CloudWatch EMF lines of this real run have the EMF structure */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "python3 tests/infra/check_emf.py < %s >/dev/null", d.out);
+    ck_assert_msg(system(cmd) == 0, "EMF lines in %s are invalid or missing", d.out);
     pl_sub_stop(&sub);
     json_decref(rows);
     json_decref(msgs);

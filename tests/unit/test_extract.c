@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "ocr-workers/extract.h"
+#include "ocr-workers/ocra.h"
+#include "ocr-workers/ocra_templates.h"
 
 /* A page built word by word: row y, words left to right from x. */
 struct page_builder {
@@ -123,14 +125,36 @@ START_TEST(npwp_both_forms)
 }
 END_TEST
 
-/* Second pass stub: always reads the given digits. */
-static int stub_reread(void *ctx, int x0, int y0, int x1, int y1, const char *wl, char **text,
-                       int *conf)
+/* Second pass stub: the Tesseract line re-read reads the given digits. */
+static int stub_reread(void *ctx, enum extract_read how, int x0, int y0, int x1, int y1,
+                       const char *wl, char **text, int *conf)
 {
     (void)x0, (void)y0, (void)x1, (void)y1;
+    if (how != EXTRACT_READ_LINE)
+        return -1;
     ck_assert_str_eq(wl, "0123456789");
     *text = strdup(ctx);
     *conf = 80;
+    return 0;
+}
+
+/* What each kind of second read returns (NULL: fails). */
+struct reads {
+    const char *line, *ocra;
+    int ocra_conf;
+};
+
+/* Second pass stub: per-kind texts from a struct reads. */
+static int stub_reads(void *ctx, enum extract_read how, int x0, int y0, int x1, int y1,
+                      const char *wl, char **text, int *conf)
+{
+    const struct reads *r = ctx;
+    const char *t = how == EXTRACT_READ_OCRA ? r->ocra : r->line;
+    (void)x0, (void)y0, (void)x1, (void)y1, (void)wl;
+    if (!t)
+        return -1;
+    *text = strdup(t);
+    *conf = how == EXTRACT_READ_OCRA ? r->ocra_conf : 70;
     return 0;
 }
 
@@ -155,6 +179,116 @@ START_TEST(nik_second_pass_wins_when_consistent)
 }
 END_TEST
 
+START_TEST(ocra_reads_template_digits)
+{
+    /* 0..9 in OCR-A, each template drawn 2x, after a colon-like thin mark */
+    enum { W = 520, H = 90, S = 2 };
+    static uint8_t img[W * H];
+    char out[32];
+    int score = 0;
+    memset(img, 235, sizeof img);
+    for (int y = 30; y < 40; y++)
+        for (int x = 10; x < 14; x++)
+            img[y * W + x] = 30; /* colon dot: narrow and short */
+    for (int d = 0; d < 10; d++)
+        for (int y = 0; y < OCRA_TH * S; y++)
+            for (int x = 0; x < OCRA_TW * S; x++)
+                img[(y + 20) * W + 30 + d * (OCRA_TW * S + 12) + x] =
+                    (uint8_t)(235 - OCRA_TEMPLATES[d][(y / S) * OCRA_TW + x / S] * 200 / 255);
+    ck_assert_int_eq(ocra_read_digits(img, W, H, W, 0, 0, W, H, out, sizeof out, &score), 10);
+    ck_assert_str_eq(out, "0123456789");
+    ck_assert_int_ge(score, 80);
+    memset(img, 235, sizeof img);
+    ck_assert_int_eq(ocra_read_digits(img, W, H, W, 0, 0, W, H, out, sizeof out, &score), 0);
+    ck_assert_int_eq(score, 0);
+    ck_assert_int_lt(ocra_read_digits(img, W, H, W, 0, 0, 2, 2, out, sizeof out, &score), 0);
+}
+END_TEST
+
+START_TEST(nik_ocra_read_wins_ties_only_when_sure)
+{
+    struct page_builder b = {0};
+    b.page.text = "";
+    row(&b, "NIK", "3174095703719131", 100); /* OCR-A's 3 read as 1 */
+    row(&b, "Tempat/Tgl Lahir", "JAKARTA, 17-03-1971", 200);
+    row(&b, "Jenis Kelamin", "PEREMPUAN", 250);
+    struct reads r = {"3174095703719431", "3174095703719331", 75};
+    json_t *o = extract_fields(DOC_KTP, &b.page, stub_reads, &r);
+    ck_assert_str_eq(str(o, "nik"), "3174095703719331");
+    json_decref(o);
+    r.ocra_conf = 30; /* not an OCR-A line: its reading is ignored */
+    o = extract_fields(DOC_KTP, &b.page, stub_reads, &r);
+    ck_assert_str_eq(str(o, "nik"), "3174095703719431");
+    json_decref(o);
+    r.ocra = "3174092803719331"; /* sure but contradicting the birth date */
+    r.ocra_conf = 90;
+    o = extract_fields(DOC_KTP, &b.page, stub_reads, &r);
+    ck_assert_str_eq(str(o, "nik"), "3174095703719431");
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(npwp_candidates_by_check_digit)
+{
+    struct page_builder b = {0};
+    b.page.text = "";
+    row(&b, "NPWP", "09.211.087.4-785.000", 100); /* Luhn digit wrong */
+    row(&b, "Nama", "BUDI", 150);
+    struct reads r = {NULL, "092990878785000", 70};
+    json_t *o = extract_fields(DOC_NPWP, &b.page, stub_reads, &r);
+    ck_assert_str_eq(str(o, "npwpNumber"), "09.299.087.8-785.000");
+    json_decref(o);
+    /* the 16-digit form: the OCR-A read whose NIK structure holds wins */
+    struct page_builder c = {0};
+    c.page.text = "";
+    row(&c, "NPWP", "3175200812145015", 100); /* date 12-14: impossible */
+    struct reads r2 = {NULL, "3175200812945095", 70};
+    o = extract_fields(DOC_NPWP, &c.page, stub_reads, &r2);
+    ck_assert_str_eq(str(o, "npwpNumber"), "3175200812945095");
+    json_decref(o);
+}
+END_TEST
+
+START_TEST(address_damage_repaired)
+{
+    static const char *const cases[][2] = {
+        {"2 JL. MERDEKA NO. 32", "JL. MERDEKA NO. 32"},
+        {"IL. SUDIRMAN NO. 146", "JL. SUDIRMAN NO. 146"},
+        {"JK MELATI NO. 219", "JL. MELATI NO. 219"},
+        {"JL-ANGGREK NO. 114", "JL. ANGGREK NO. 114"},
+        {"JL- PANGERAN ANTASARI NO. 4", "JL. PANGERAN ANTASARI NO. 4"},
+        {"JL-RAYA BOGOR NO. 182.", "JL. RAYA BOGOR NO. 182"},
+        {"JL. PEMUDA.NO. 248", "JL. PEMUDA NO. 248"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct page_builder b = {0};
+        b.page.text = "";
+        row(&b, "Alamat", cases[i][0], 100);
+        json_t *o = extract_fields(DOC_KTP, &b.page, NULL, NULL);
+        ck_assert_str_eq(str(o, "address"), cases[i][1]);
+        json_decref(o);
+    }
+}
+END_TEST
+
+START_TEST(dropped_value_line_reread)
+{
+    struct page_builder b = {0};
+    b.page.text = "";
+    row(&b, "Nama", "SITI", 100);
+    row(&b, "Jenis Kelamin", "PEREMPUAN", 150);
+    add(&b, "Alamat", 30, 200); /* the value line was not recognised */
+    row(&b, "Agama", "ISLAM", 250);
+    struct reads r = {": JL. MAWAR NO. 5", NULL, 0};
+    json_t *o = extract_fields(DOC_KTP, &b.page, stub_reads, &r);
+    ck_assert_str_eq(str(o, "address"), "JL. MAWAR NO. 5");
+    json_decref(o);
+    o = extract_fields(DOC_KTP, &b.page, NULL, NULL); /* no second pass: no value */
+    ck_assert_ptr_null(json_object_get(o, "address"));
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(compat_fallback_on_plain_text)
 {
     struct ocr_page p = {0};
@@ -173,6 +307,11 @@ static Suite *suite(void)
     tcase_add_test(tc, damaged_labels_paired_by_geometry);
     tcase_add_test(tc, digit_repair);
     tcase_add_test(tc, nik_cross_check);
+    tcase_add_test(tc, ocra_reads_template_digits);
+    tcase_add_test(tc, nik_ocra_read_wins_ties_only_when_sure);
+    tcase_add_test(tc, npwp_candidates_by_check_digit);
+    tcase_add_test(tc, address_damage_repaired);
+    tcase_add_test(tc, dropped_value_line_reread);
     tcase_add_test(tc, npwp_both_forms);
     tcase_add_test(tc, nik_second_pass_wins_when_consistent);
     tcase_add_test(tc, compat_fallback_on_plain_text);
