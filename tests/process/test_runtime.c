@@ -580,6 +580,26 @@ START_TEST(test_job_timeout)
 }
 END_TEST
 
+/* OCR_WORKER_MAX_JOBS: workers are replaced after their quota, no file is lost. */
+START_TEST(test_worker_recycle)
+{
+    static const char *const env[] = {"OCR_WORKER_MAX_JOBS=2", NULL};
+    struct ocr o = {0};
+    int code;
+    ocr_start(&o, "recycle", KTP2, cards, 6, env);
+    json_t *lines = ocr_finish(&o, 120000, &code);
+    ck_assert_int_eq(code, 0);
+    assert_in_order(lines, cards, 6);
+    assert_all_succeeded(lines);
+    json_t *log = read_log(o.log);
+    int recycled = log_count(log, "Worker recycling", NULL, 0);
+    note("recycle: 6 files, %d worker recycles with OCR_WORKER_MAX_JOBS=2", recycled);
+    ck_assert_int_ge(recycled, 2);
+    json_decref(log);
+    json_decref(lines);
+}
+END_TEST
+
 /* Pipes text into `promtool check metrics`; returns its exit code. */
 static int promtool_check(const char *text)
 {
@@ -891,6 +911,7 @@ int main(void)
     add_case(s, "sigsegv", test_worker_sigsegv_twice);
     add_case(s, "gpu_kill", test_gpu_server_kill);
     add_case(s, "job_timeout", test_job_timeout);
+    add_case(s, "recycle", test_worker_recycle);
     add_case(s, "bad_files", test_bad_files);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
