@@ -12,6 +12,13 @@ test) var=DEB_TEST_PKGS ;;
 run) var=DEB_RUN_PKGS ;;
 *) echo "usage: $0 build|test|run" >&2; exit 2 ;;
 esac
+# Python tools the tests use (moto_server as the R2 stand-in, botocore for
+# the AWS API models) come with pip, not apt: say so clearly when absent.
+if [ "$what" = test ]; then
+    command -v moto_server >/dev/null 2>&1 || echo "deps: moto_server not found (pip install 'moto[server]')" >&2
+    python3 -c 'import botocore' 2>/dev/null || echo "deps: python botocore not found (pip install botocore)" >&2
+fi
+
 # shellcheck disable=SC2207
 pkgs=($(make -s --no-print-directory print-$var))
 missing=()
@@ -31,9 +38,3 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
-# Python tools the tests use (moto_server as the R2 stand-in, botocore for
-# the AWS API models) come with pip, not apt: say so clearly when absent.
-if [ "$what" = test ]; then
-    command -v moto_server >/dev/null 2>&1 || echo "deps: moto_server not found (pip install 'moto[server]')" >&2
-    python3 -c 'import botocore' 2>/dev/null || echo "deps: python botocore not found (pip install botocore)" >&2
-fi
