@@ -30,6 +30,9 @@ struct queue {
     char password[256];
     char owner[160];
     char instance_key[200];
+    /* fixed key names (filot-compat.md 1.1 hard-codes these, as we do) */
+    char k_timestamps[64], k_correlation[64], k_owners[64], k_delayed[64];
+    char k_lock_prefix[64], k_instance_prefix[64], k_reaper[64];
     uint64_t next_attempt_ms;
     uint32_t backoff_ms;
     bool outage_logged;
@@ -209,6 +212,13 @@ int queue_open(const struct filot_config *cfg, const char *instance, int index, 
     if (cfg->redis_password[0] != '\0')
         snprintf(q->password, sizeof q->password, "%s", cfg->redis_password);
     snprintf(q->owner, sizeof q->owner, "%s#%d", instance, index);
+    snprintf(q->k_timestamps, sizeof q->k_timestamps, KEY_PREFIX "processing:timestamps");
+    snprintf(q->k_correlation, sizeof q->k_correlation, KEY_PREFIX "correlation");
+    snprintf(q->k_owners, sizeof q->k_owners, KEY_PREFIX "owners");
+    snprintf(q->k_delayed, sizeof q->k_delayed, KEY_PREFIX "delayed");
+    snprintf(q->k_lock_prefix, sizeof q->k_lock_prefix, KEY_PREFIX "lock:");
+    snprintf(q->k_instance_prefix, sizeof q->k_instance_prefix, KEY_PREFIX "instance:");
+    snprintf(q->k_reaper, sizeof q->k_reaper, KEY_PREFIX "reaper:lock");
     snprintf(q->instance_key, sizeof q->instance_key, KEY_PREFIX "instance:%s", instance);
     q->backoff_ms = RECONNECT_MIN_MS;
     *out = q;
@@ -323,37 +333,38 @@ static redisReply *eval(struct queue *q, const char *script, int nkeys, int narg
     return r;
 }
 
-static void key(char *buf, size_t len, const char *suffix)
+/* A fresh correlation id (uuid v4), as the original generated. */
+static void new_correlation(char out[40])
 {
-    snprintf(buf, len, KEY_PREFIX "%s", suffix);
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+/* The lock key of a document. */
+static void lock_key(const struct queue *q, const char *id, char *out, size_t len)
+{
+    snprintf(out, len, "%s%s", q->k_lock_prefix, id);
 }
 
 int queue_claim(struct queue *q, struct claim *c)
 {
-    char ts[64], corr_h[64], owners[64], delayed[64], lockp[64], now[24], corr[40];
-    key(ts, sizeof ts, "processing:timestamps");
-    key(corr_h, sizeof corr_h, "correlation");
-    key(owners, sizeof owners, "owners");
-    key(delayed, sizeof delayed, "delayed");
-    key(lockp, sizeof lockp, "lock:");
+    char now[24], corr[40], ttl[16];
     snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, corr);
-    char ttl[16];
+    new_correlation(corr);
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
     const char *args[] = {q->cfg->queue_key,
                           q->cfg->processing_key,
-                          ts,
-                          corr_h,
+                          q->k_timestamps,
+                          q->k_correlation,
                           q->cfg->attempts_key,
-                          owners,
-                          delayed,
+                          q->k_owners,
+                          q->k_delayed,
                           now,
                           corr,
                           ttl,
                           q->owner,
-                          lockp};
+                          q->k_lock_prefix};
     redisReply *r = eval(q, claim_lua, 7, 5, args);
     if (r == NULL)
         return FILOT_EUNAVAIL;
@@ -382,13 +393,12 @@ static long long eval_int(struct queue *q, const char *script, int nkeys, int na
 
 int queue_renew(struct queue *q, const struct claim *c)
 {
-    char lock[200], ts[64], owners[64], now[24], ttl[16];
-    snprintf(lock, sizeof lock, KEY_PREFIX "lock:%s", c->id);
-    key(ts, sizeof ts, "processing:timestamps");
-    key(owners, sizeof owners, "owners");
+    char lock[200], now[24], ttl[16];
+    lock_key(q, c->id, lock, sizeof lock);
     snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
-    const char *args[] = {lock, ts, owners, c->correlation, ttl, now, c->id, q->owner};
+    const char *args[] = {lock, q->k_timestamps, q->k_owners, c->correlation, ttl,
+                          now,  c->id,           q->owner};
     long long v = eval_int(q, renew_lua, 3, 5, args);
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
@@ -408,41 +418,35 @@ int queue_heartbeat(struct queue *q)
 
 int queue_complete(struct queue *q, const struct claim *c)
 {
-    char ts[64], corr[64], owners[64], lock[200];
-    key(ts, sizeof ts, "processing:timestamps");
-    key(corr, sizeof corr, "correlation");
-    key(owners, sizeof owners, "owners");
-    snprintf(lock, sizeof lock, KEY_PREFIX "lock:%s", c->id);
-    const char *args[] = {
-        q->cfg->processing_key, q->cfg->attempts_key, ts, corr, owners, lock, c->id, q->owner};
+    char lock[200];
+    lock_key(q, c->id, lock, sizeof lock);
+    const char *args[] = {q->cfg->processing_key,
+                          q->cfg->attempts_key,
+                          q->k_timestamps,
+                          q->k_correlation,
+                          q->k_owners,
+                          lock,
+                          c->id,
+                          q->owner};
     long long v = eval_int(q, complete_lua, 6, 2, args);
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
 
 int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms, bool counted)
 {
-    char ts[64], owners[64], lock[200], delayed[64], due[24];
-    key(ts, sizeof ts, "processing:timestamps");
-    key(owners, sizeof owners, "owners");
-    key(delayed, sizeof delayed, "delayed");
-    snprintf(lock, sizeof lock, KEY_PREFIX "lock:%s", c->id);
+    char lock[200], due[24];
+    lock_key(q, c->id, lock, sizeof lock);
     snprintf(due, sizeof due, "%llu", (unsigned long long)(clock_wall_ms() + delay_ms));
-    const char *args[] = {q->cfg->processing_key, ts,    owners,   lock, delayed,
-                          q->cfg->attempts_key,   c->id, q->owner, due,  counted ? "1" : "0"};
+    const char *args[] = {
+        q->cfg->processing_key, q->k_timestamps, q->k_owners, lock, q->k_delayed,
+        q->cfg->attempts_key,   c->id,           q->owner,    due,  counted ? "1" : "0"};
     long long v = eval_int(q, retry_lua, 6, 4, args);
     return v == 1 ? 0 : v == 0 ? FILOT_ESTALE : FILOT_EUNAVAIL;
 }
 
 int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout, int *requeued)
 {
-    char ts[64], owners[64], rlock[64], corr[64], instp[64], lockp[64];
     char now[24], stuck[16], maxr[16], interval[16], ttl[16], maxo[16];
-    key(ts, sizeof ts, "processing:timestamps");
-    key(owners, sizeof owners, "owners");
-    key(rlock, sizeof rlock, "reaper:lock");
-    key(corr, sizeof corr, "correlation");
-    key(instp, sizeof instp, "instance:");
-    key(lockp, sizeof lockp, "lock:");
     snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
     snprintf(stuck, sizeof stuck, "%u", q->cfg->stuck_timeout_ms);
     snprintf(maxr, sizeof maxr, "%u", q->cfg->max_retries);
@@ -450,18 +454,18 @@ int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *no
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
     snprintf(maxo, sizeof maxo, "%d", max);
     const char *args[] = {q->cfg->processing_key,
-                          ts,
-                          owners,
+                          q->k_timestamps,
+                          q->k_owners,
                           q->cfg->attempts_key,
                           q->cfg->queue_key,
-                          rlock,
-                          corr,
+                          q->k_reaper,
+                          q->k_correlation,
                           now,
                           stuck,
                           maxr,
                           q->owner,
-                          instp,
-                          lockp,
+                          q->k_instance_prefix,
+                          q->k_lock_prefix,
                           interval,
                           force ? "1" : "0",
                           ttl,
@@ -491,14 +495,15 @@ int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *no
 
 int queue_enqueue(struct queue *q, const char *id, bool *added)
 {
-    char corr_h[64], delayed[64], corr[40];
-    key(corr_h, sizeof corr_h, "correlation");
-    key(delayed, sizeof delayed, "delayed");
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, corr);
-    const char *args[] = {
-        q->cfg->queue_key, q->cfg->processing_key, corr_h, q->cfg->attempts_key, delayed, id, corr};
+    char corr[40];
+    new_correlation(corr);
+    const char *args[] = {q->cfg->queue_key,
+                          q->cfg->processing_key,
+                          q->k_correlation,
+                          q->cfg->attempts_key,
+                          q->k_delayed,
+                          id,
+                          corr};
     long long v = eval_int(q, enqueue_lua, 5, 2, args);
     if (v < 0)
         return FILOT_EUNAVAIL;
