@@ -3,9 +3,11 @@
  */
 #include "shm_pool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -100,6 +102,48 @@ int shm_pool_create(struct shm_pool *p, const char *name, uint64_t size, uint32_
     p->hdr = (struct shm_header *)p->base;
     init_layout(p, workers, slots);
     return 0;
+}
+
+/* True when pid is a live process whose command name is comm. */
+static bool pid_runs(long pid, const char *comm)
+{
+    char path[64], name[64] = "";
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    if (fgets(name, sizeof name, f) == NULL)
+        name[0] = '\0';
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    return strcmp(name, comm) == 0;
+}
+
+int shm_pool_remove_stale(const char *prefix)
+{
+    DIR *d = opendir("/dev/shm");
+    if (d == NULL)
+        return 0;
+    int removed = 0;
+    size_t plen = strlen(prefix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, plen) != 0 || e->d_name[plen] != '.')
+            continue;
+        char *end = NULL;
+        long pid = strtol(e->d_name + plen + 1, &end, 10);
+        if (end == e->d_name + plen + 1 || *end != '\0' || pid_runs(pid, prefix))
+            continue;
+        char name[300];
+        snprintf(name, sizeof name, "/%s", e->d_name);
+        if (shm_unlink(name) == 0) {
+            removed++;
+            log_kv(LOG_WARN, "Removed a shared-memory segment left by a dead instance", LF_STR,
+                   "segment", name, LF_END);
+        }
+    }
+    closedir(d);
+    return removed;
 }
 
 /* Maps fd and checks that it holds a segment of our version. */

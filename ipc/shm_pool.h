@@ -111,6 +111,13 @@ struct shm_pool {
 int shm_pool_create(struct shm_pool *p, const char *name, uint64_t size, uint32_t workers,
                     uint32_t slots, char *err, size_t errlen);
 
+/*
+ * Removes segments "/<prefix>.<pid>" left by supervisors that died without
+ * cleaning up (SIGKILL, OOM): their pid is gone or runs another program.
+ * Returns how many were removed.
+ */
+int shm_pool_remove_stale(const char *prefix);
+
 /* Maps an inherited fd (children) and validates the header. */
 int shm_pool_attach_fd(struct shm_pool *p, int fd, char *err, size_t errlen);
 

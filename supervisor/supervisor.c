@@ -133,6 +133,7 @@ int sup_init(struct supervisor *s)
         make_runtime_dir(s) != 0)
         return FILOT_EXIT_FAILURE;
     char name[64];
+    shm_pool_remove_stale("filot-ocrd");
     snprintf(name, sizeof name, "/filot-ocrd.%d", (int)getpid());
     if (shm_pool_create(&s->pool, name, s->cfg.shm_size, (uint32_t)s->nworkers,
                         (uint32_t)s->nworkers * 2, err, sizeof err) != 0) {

@@ -3,6 +3,8 @@
  * reclaim after a real process died, and refusal of stale generations.
  */
 #include <check.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -191,6 +193,27 @@ START_TEST(test_too_big_for_dev_shm)
 }
 END_TEST
 
+/* Segments of dead supervisors go; a live one (here: ourselves) stays. */
+START_TEST(test_remove_stale)
+{
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char live_name[64], dead_name[64];
+    snprintf(live_name, sizeof live_name, "/test_shm_pool.%d", (int)getpid());
+    snprintf(dead_name, sizeof dead_name, "/test_shm_pool.%d", (int)dead);
+    int fd1 = shm_open(live_name, O_RDWR | O_CREAT, 0600);
+    int fd2 = shm_open(dead_name, O_RDWR | O_CREAT, 0600);
+    ck_assert(fd1 >= 0 && fd2 >= 0);
+    close(fd1);
+    close(fd2);
+    ck_assert_int_eq(shm_pool_remove_stale("test_shm_pool"), 1);
+    ck_assert_int_eq(shm_unlink(dead_name), -1); /* already gone */
+    ck_assert_int_eq(shm_unlink(live_name), 0);  /* was kept */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shm_pool");
@@ -206,6 +229,7 @@ int main(void)
     tcase_add_test(tc, test_reclaim_gpu_dead);
     tcase_add_test(tc, test_attach_by_fd_and_name);
     tcase_add_test(tc, test_too_big_for_dev_shm);
+    tcase_add_test(tc, test_remove_stale);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
