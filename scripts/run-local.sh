@@ -81,7 +81,7 @@ while kill -0 "$daemon_pid" 2>/dev/null; do
         prep=$(grep -h "\"documentId\":\"$id\"" "$run/filot-ocrd.log" | grep -o '"preprocess":"[a-z]*"' |
             tail -1 | cut -d'"' -f4)
         printf '%-36s  %-4s  %-9s  %-22s %5s  %-4s  %s\n' "$id" "$type" "$status" "${outcome:--}" \
-            "${score:--}" "${prep:--}" "${err:-$fields}"
+            "${score:--}" "${prep:--}" "${err:-${fields:-(no fields read)}}"
     done < <(sql "SELECT id, type, status, verification_status, ai_score,
                          concat_ws(' ', 'nik=' || left(result_json->>'nik', 4) || '********'
                                         || right(result_json->>'nik', 4),
