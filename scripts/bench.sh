@@ -60,12 +60,16 @@ nik_ok=$(python3 - "$work" <<'PY'
 import json, os, sys
 w = sys.argv[1]
 ok = total = 0
+ms = []
 for line in open(os.path.join(w, "out.2.jsonl")):
     r = json.loads(line)
     truth = json.load(open(r["file"][:-4] + ".json"))
     total += 1
     ok += (r.get("parsedResult") or {}).get("nik") == truth["nik"]
-print(f"{ok}/{total}")
+    ms.append(r.get("processingTimeMs", 0))
+ms.sort()
+print(f"{ok}/{total}; per-card processing median {ms[len(ms) // 2]} ms "
+      f"(warm-worker ceiling {2000 / max(ms[len(ms) // 2], 1):.2f} cards/s with 2 workers)")
 PY
 )
 
