@@ -95,7 +95,8 @@ $(BIN)/%:
 # Unit and process tests (Check).  Each test binary links every library;
 # the archive linker pulls in only what it uses.
 TEST_LIBS := $(LIBWORKER) $(LIBSUP) $(LIBGPU) $(LIBCOMMON)
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS)
+UNIT_UTIL := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
 	    $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)

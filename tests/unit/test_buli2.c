@@ -6,6 +6,8 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "check_run.h"
 #include <curl/curl.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -641,15 +643,7 @@ int main(void)
 {
     log_init("test_buli2", LOG_WARN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(buli2_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int ran = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(buli2_suite());
     curl_global_cleanup();
-    if (ran == 0) {
-        fprintf(stderr, "no tests ran\n");
-        return 1;
-    }
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -3,6 +3,8 @@
  * real processes: a stand-in program in a temp directory plays the child.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,9 +161,5 @@ int main(void)
     tcase_add_test(tc, test_permanent_and_recycle);
     tcase_add_test(tc, test_signals_and_timeouts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && run > 0 ? 0 : 1;
+    return check_run(s);
 }

@@ -2,6 +2,8 @@
  * test_config.c - environment parsing and validation messages.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,9 +163,5 @@ int main(void)
     tcase_add_test(tc, test_backoff_order_and_pipeline_check);
     tcase_add_test(tc, test_table_is_complete_and_unique);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && run > 0 ? 0 : 1;
+    return check_run(s);
 }

@@ -7,6 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "check_run.h"
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -797,14 +799,5 @@ static Suite *db_suite(void)
 int main(void)
 {
     log_init("test_db", LOG_WARN);
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int ran = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (ran == 0) {
-        fprintf(stderr, "no tests ran\n");
-        return 1;
-    }
-    return failed ? 1 : 0;
+    return check_run(db_suite());
 }

@@ -1,5 +1,7 @@
 #include <check.h>
 
+#include "check_run.h"
+
 /*
  * test_doc_parse.c - KTP / NPWP extraction, score and decision against the
  * original's golden texts (filot-compat.md 5.3, 12) with the B10 fixes.
@@ -376,11 +378,5 @@ static Suite *doc_parse_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(doc_parse_suite());
-
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed || ran == 0 ? 1 : 0;
+    return check_run(doc_parse_suite());
 }

@@ -9,6 +9,8 @@
  * compares its names with the alarms and the scaling policy).
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -233,9 +235,5 @@ static Suite *emf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(emf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(emf_suite());
 }

@@ -5,6 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "check_run.h"
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -563,14 +565,5 @@ static Suite *http_suite(void)
 int main(void)
 {
     log_init("test_http", LOG_WARN);
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int ran = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (ran == 0) {
-        fprintf(stderr, "no tests ran\n");
-        return 1;
-    }
-    return failed ? 1 : 0;
+    return check_run(http_suite());
 }

@@ -3,6 +3,8 @@
  * wrappers over a real nng ipc:// socket.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -207,10 +209,5 @@ int main(void)
     tcase_add_test(chan, test_call_times_out_without_server);
     tcase_add_test(chan, test_url_too_long);
     suite_add_tcase(s, chan);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && run > 0 ? 0 : 1;
+    return check_run(s);
 }

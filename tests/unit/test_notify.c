@@ -4,6 +4,8 @@
  * when the socket is missing or unset.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,14 +187,5 @@ static Suite *notify_suite(void)
 int main(void)
 {
     log_init("test_notify", LOG_WARN);
-    SRunner *sr = srunner_create(notify_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int ran = srunner_ntests_run(sr);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    if (ran == 0) {
-        fprintf(stderr, "no tests ran\n");
-        return 1;
-    }
-    return failed ? 1 : 0;
+    return check_run(notify_suite());
 }

@@ -1,5 +1,7 @@
 #include <check.h>
 
+#include "check_run.h"
+
 /*
  * test_pdf.c - PDF rendering (pdf_render.c): page count, geometry at a dpi,
  * white paper with dark text, /Rotate, max_pixels, determinism, refusals
@@ -518,9 +520,5 @@ static Suite *pdf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pdf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return (run == 0 || failed != 0) ? 1 : 0;
+    return check_run(pdf_suite());
 }

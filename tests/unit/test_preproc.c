@@ -4,6 +4,8 @@
  * run through the whole pipeline.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <leptonica/allheaders.h>
 #include <math.h>
 #include <stdio.h>
@@ -435,9 +437,5 @@ static Suite *preproc_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(preproc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed || run == 0 ? 1 : 0;
+    return check_run(preproc_suite());
 }

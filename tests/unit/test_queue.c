@@ -4,6 +4,8 @@
  * and retry only by the owner, and the reaper's rules.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,9 +275,5 @@ int main(void)
     tcase_add_test(tc, test_outbox_lease_and_defer);
     tcase_add_test(tc, test_unreachable_and_tls_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && run > 0 ? 0 : 1;
+    return check_run(s);
 }

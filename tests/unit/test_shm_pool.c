@@ -3,6 +3,8 @@
  * reclaim after a real process died, and refusal of stale generations.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <signal.h>
@@ -231,10 +233,5 @@ int main(void)
     tcase_add_test(tc, test_too_big_for_dev_shm);
     tcase_add_test(tc, test_remove_stale);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int run = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && run > 0 ? 0 : 1;
+    return check_run(s);
 }
