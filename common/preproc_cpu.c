@@ -256,6 +256,7 @@ int pp_skew_estimate(const uint8_t *small, uint32_t w, uint32_t h, float max_deg
     size_t nink = 0;
     for (size_t i = 0; i < n; i++)
         if (flat[i] <= level) {
+            /* NOLINTNEXTLINE(clang-analyzer-core.DivideZero): w > 0 is checked above */
             ink[2 * nink] = (uint16_t)(i % w);
             ink[2 * nink++ + 1] = (uint16_t)(i / w);
         }

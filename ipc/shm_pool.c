@@ -362,10 +362,10 @@ int shm_reclaim_gpu(struct shm_pool *p)
     for (uint32_t i = 0; i < p->hdr->slot_count; i++) {
         uint64_t v = atomic_load(&p->hdr->slots[i].state_gen);
         uint64_t gen = SG_GEN(v);
-        if (SG_STATE(v) == SLOT_GPU && transition(p, i, SLOT_GPU, gen, SLOT_LENT, gen))
-            n++;
-        else if (SG_STATE(v) == SLOT_ABANDONED &&
-                 transition(p, i, SLOT_ABANDONED, gen, SLOT_FREE, gen + 1))
+        bool moved = (SG_STATE(v) == SLOT_GPU && transition(p, i, SLOT_GPU, gen, SLOT_LENT, gen)) ||
+                     (SG_STATE(v) == SLOT_ABANDONED &&
+                      transition(p, i, SLOT_ABANDONED, gen, SLOT_FREE, gen + 1));
+        if (moved)
             n++;
     }
     return n;

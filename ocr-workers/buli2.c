@@ -224,7 +224,7 @@ static void pick_ticket(const json_t *answer, char *ticket, size_t ticketlen)
         }
         if (text) {
             set_text(ticket, ticketlen, "", text, strlen(text), BULI2_TICKET_CHARS);
-            if (strlen(ticket) < strlen(text))
+            if (ticket != NULL && ticketlen > 0 && strlen(ticket) < strlen(text))
                 log_kv(LOG_WARN, "BULI2 ticket id truncated", LF_STR, "ticket", ticket, LF_END);
             return;
         }
@@ -303,10 +303,8 @@ static char *reviews_url(const char *api_url)
     while (n > 0 && api_url[n - 1] == '/')
         n--;
     char *url = malloc(n + sizeof BULI2_PATH);
-    if (url) {
-        memcpy(url, api_url, n);
-        memcpy(url + n, BULI2_PATH, sizeof BULI2_PATH);
-    }
+    if (url)
+        snprintf(url, n + sizeof BULI2_PATH, "%.*s%s", (int)n, api_url, BULI2_PATH);
     return url;
 }
 

@@ -221,7 +221,7 @@ static void emit_metrics(struct job_env *env, bool ok, uint64_t start_us)
         {EMF_DOCUMENTS_PROCESSED, EMF_UNIT_COUNT, ok ? 1 : 0},
         {EMF_DOCUMENTS_FAILED, EMF_UNIT_COUNT, ok ? 0 : 1},
         {EMF_PROCESSING_TIME_MS, EMF_UNIT_MILLISECONDS,
-         (double)((clock_mono_us() - start_us) / 1000u)},
+         (double)(clock_mono_us() - start_us) / 1000.0},
     };
     emf_write(1, env->cfg->emf_namespace, EMF_SERVICE, m, 3);
 }

@@ -395,7 +395,7 @@ static const struct label_part L_BIRTH[] = {
 
 #define FIELD(k, l, c)                                                                             \
     {                                                                                              \
-        k, l, sizeof(l) / sizeof(l[0]), c                                                          \
+        k, l, sizeof(l) / sizeof((l)[0]), c                                                        \
     }
 static const struct field_spec KTP_FIELDS[] = {
     FIELD("name", L_NAMA, CL_WORDS),

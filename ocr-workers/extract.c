@@ -350,6 +350,7 @@ static void build_rows(const struct ocr_page *page, struct layout *L)
         r->w[r->n++] = w;
     }
     for (size_t j = 0; j < L->nrows; j++)
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): rows hold word pointers */
         qsort(L->rows[j].w, L->rows[j].n, sizeof L->rows[j].w[0], by_x);
     qsort(L->rows, L->nrows, sizeof L->rows[0], by_y);
 }
@@ -846,6 +847,7 @@ static void find_blood(json_t *o, json_t *conf, const struct layout *L)
             if (extract_edit_distance(l, "GOLDARAH") > 2)
                 continue;
             struct row tail = *r;
+            /* NOLINTNEXTLINE(bugprone-sizeof-expression): rows hold word pointers */
             memmove(tail.w, r->w + i, (r->n - i) * sizeof r->w[0]);
             tail.n = r->n - i;
             struct value v;

@@ -251,7 +251,8 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
         json_object_set_new(result, "documentType", json_string(doc_type_name(o->type)));
     json_t *jt = json_string(d.text);
     json_object_set_new(result, "ocrText", jt ? jt : json_string(""));
-    json_object_set_new(result, "meanConfidence", json_integer(d.conf_sum / d.pages));
+    json_object_set_new(result, "meanConfidence",
+                        json_integer(d.pages > 0 ? d.conf_sum / d.pages : 0));
     add_verdict(result, o->type, d.text, d.parsed);
     json_object_set_new(result, "gpuProcessed", json_true());
     json_object_set_new(result, "preprocess", json_string(where));

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,7 +351,7 @@ static void lock_key(const struct queue *q, const char *id, char *out, size_t le
 int queue_claim(struct queue *q, struct claim *c)
 {
     char now[24], corr[40], ttl[16];
-    snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     new_correlation(corr);
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
     const char *args[] = {q->cfg->queue_key,
@@ -395,7 +396,7 @@ int queue_renew(struct queue *q, const struct claim *c)
 {
     char lock[200], now[24], ttl[16];
     lock_key(q, c->id, lock, sizeof lock);
-    snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(ttl, sizeof ttl, "%u", q->cfg->lock_ttl_s);
     const char *args[] = {lock, q->k_timestamps, q->k_owners, c->correlation, ttl,
                           now,  c->id,           q->owner};
@@ -436,7 +437,7 @@ int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms,
 {
     char lock[200], due[24];
     lock_key(q, c->id, lock, sizeof lock);
-    snprintf(due, sizeof due, "%llu", (unsigned long long)(clock_wall_ms() + delay_ms));
+    snprintf(due, sizeof due, "%" PRIu64, clock_wall_ms() + delay_ms);
     const char *args[] = {
         q->cfg->processing_key, q->k_timestamps, q->k_owners, lock, q->k_delayed,
         q->cfg->attempts_key,   c->id,           q->owner,    due,  counted ? "1" : "0"};
@@ -447,7 +448,7 @@ int queue_retry_later(struct queue *q, const struct claim *c, uint32_t delay_ms,
 int queue_reap(struct queue *q, bool force, struct reaped *out, int max, int *nout, int *requeued)
 {
     char now[24], stuck[16], maxr[16], interval[16], ttl[16], maxo[16];
-    snprintf(now, sizeof now, "%llu", (unsigned long long)clock_wall_ms());
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
     snprintf(stuck, sizeof stuck, "%u", q->cfg->stuck_timeout_ms);
     snprintf(maxr, sizeof maxr, "%u", q->cfg->max_retries);
     snprintf(interval, sizeof interval, "%u", q->cfg->reaper_interval_ms);
@@ -551,7 +552,7 @@ int queue_outbox_defer(struct queue *q, const char *id, const char *payload, uin
     if (command_int(q, "HSET " KEY_PREFIX "buli2:outbox %s %s", id, payload) < 0)
         return FILOT_EUNAVAIL;
     char due[24];
-    snprintf(due, sizeof due, "%llu", (unsigned long long)(clock_wall_ms() + delay_ms));
+    snprintf(due, sizeof due, "%" PRIu64, clock_wall_ms() + delay_ms);
     return command_int(q, "ZADD " KEY_PREFIX "buli2:due %s %s", due, id) < 0 ? FILOT_EUNAVAIL : 0;
 }
 
@@ -559,8 +560,8 @@ int queue_outbox_take(struct queue *q, uint32_t lease_ms, char *id, size_t idlen
 {
     char now[24], until[24];
     uint64_t t = clock_wall_ms();
-    snprintf(now, sizeof now, "%llu", (unsigned long long)t);
-    snprintf(until, sizeof until, "%llu", (unsigned long long)(t + lease_ms));
+    snprintf(now, sizeof now, "%" PRIu64, t);
+    snprintf(until, sizeof until, "%" PRIu64, t + lease_ms);
     const char *args[] = {KEY_PREFIX "buli2:outbox", KEY_PREFIX "buli2:due", now, until};
     redisReply *r = eval(q, outbox_take_lua, 2, 2, args);
     if (r == NULL)

@@ -315,15 +315,13 @@ static int key_from_file_url(const struct storage *st, CURLU *u, char *key, size
         goto out;
     }
     rlen = strlen(st->root);
-    if (dlen == 0 || dec[0] != '/') {
-        set_err(err, errlen, MSG_OUTSIDE);
-    } else if (strcmp(st->root, "/") == 0) {
+    bool absolute = dlen > 0 && dec[0] == '/';
+    if (absolute && strcmp(st->root, "/") == 0)
         rc = put_key(dec + 1, dlen - 1, key, keylen, err, errlen);
-    } else if (dlen > rlen && memcmp(dec, st->root, rlen) == 0 && dec[rlen] == '/') {
+    else if (absolute && dlen > rlen && memcmp(dec, st->root, rlen) == 0 && dec[rlen] == '/')
         rc = put_key(dec + rlen + 1, dlen - rlen - 1, key, keylen, err, errlen);
-    } else {
+    else
         set_err(err, errlen, MSG_OUTSIDE);
-    }
 out:
     curl_free(dec);
     curl_free(path);
