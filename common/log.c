@@ -1,9 +1,10 @@
 /*
  * log.c - JSON lines on stdout, built with jansson.
  *
- * A line is written with one write(2) so lines from several processes
- * sharing stdout never interleave (each is well under PIPE_BUF... or close
- * to it; long OCR text is never logged).
+ * A line is written with one write(2), so lines of the supervisor and its
+ * children sharing one stdout pipe do not interleave: writes up to PIPE_BUF
+ * (4 KiB) are atomic, and lines stay short because document text and
+ * field values are never logged.
  */
 #include "log.h"
 
