@@ -223,7 +223,7 @@ static void emit_metrics(struct job_env *env, bool ok, uint64_t start_us)
         {EMF_PROCESSING_TIME_MS, EMF_UNIT_MILLISECONDS,
          (double)(clock_mono_us() - start_us) / 1000.0},
     };
-    emf_write(1, env->cfg->emf_namespace, EMF_SERVICE, m, 3);
+    emf_emit(env->cfg->emf_namespace, EMF_SERVICE, m, 3);
 }
 
 /* Drops every Redis key of the job (the original's markGPUComplete). */
@@ -356,10 +356,12 @@ void doc_job_fail_stuck(struct job_env *env, const struct claim *c)
     LOGJ(LOG_WARN, "Stuck job detected", c, LF_INT, "attempts", (long long)c->attempts, LF_END);
     struct doc_row row;
     char err[ERR_LEN];
-    bool exists = db_get_doc(env->db, c->id, &row, err, sizeof err) == DB_OK;
-    if (exists)
+    /* Only a row known to be missing is skipped: with the database down the
+     * failure write fails too, and fail_final() keeps the job for later. */
+    int rc = db_get_doc(env->db, c->id, &row, err, sizeof err);
+    if (rc == DB_OK)
         db_row_free(&row);
-    fail_final(env, c, msg, true, exists, clock_mono_us());
+    fail_final(env, c, msg, true, rc != DB_NOT_FOUND, clock_mono_us());
 }
 
 /* Whether the row still waits for its escalation (and what to do if not). */

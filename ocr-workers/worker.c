@@ -212,7 +212,7 @@ static void emit_queue_depth(struct worker *w, uint64_t now)
     if (depth < 0)
         return;
     struct emf_metric m = {EMF_QUEUE_DEPTH, EMF_UNIT_COUNT, (double)depth};
-    emf_write(STDOUT_FILENO, w->cfg.emf_namespace, EMF_SERVICE, &m, 1);
+    emf_emit(w->cfg.emf_namespace, EMF_SERVICE, &m, 1);
 }
 
 /* queue mode: housekeeping, then claim and run one document. */
