@@ -199,29 +199,6 @@ static int take_text(struct ocr_engine *e, char **text, int *mean_conf)
     return 0;
 }
 
-/*
- * Recognises one grey image (see set_and_recognize()).  Results are cleared
- * before returning, success or not, so the next job starts clean.
- */
-int engine_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width, uint32_t height,
-                     uint32_t stride, int ppi, char **text, int *mean_conf)
-{
-    if (text != NULL)
-        *text = NULL;
-    if (mean_conf != NULL)
-        *mean_conf = 0;
-    if (text == NULL || mean_conf == NULL)
-        return FILOT_EINVAL;
-    int rc = check_image(e, gray, width, height, stride);
-    if (rc != 0)
-        return rc;
-    rc = set_and_recognize(e, gray, width, height, stride, ppi);
-    if (rc == 0)
-        rc = take_text(e, text, mean_conf);
-    TessBaseAPIClear(e->api);
-    return rc;
-}
-
 /* Appends the word under the iterator to page (grows the array by doubling). */
 static int push_word(TessResultIterator *it, struct ocr_page *page, size_t *cap)
 {
@@ -267,6 +244,10 @@ static int take_words(struct ocr_engine *e, struct ocr_page *page)
     return rc;
 }
 
+/*
+ * One recognition (see set_and_recognize()); results are cleared before
+ * returning, success or not, so the next job starts clean.
+ */
 int engine_recognize_page(struct ocr_engine *e, const uint8_t *gray, uint32_t width,
                           uint32_t height, uint32_t stride, int ppi, struct ocr_page *page)
 {

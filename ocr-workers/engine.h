@@ -15,14 +15,6 @@ struct ocr_engine;
 /* Creates and initialises the engine for langs (e.g. "ind+eng"). */
 int engine_open(const char *langs, struct ocr_engine **out);
 
-/*
- * Recognises an 8-bit grey image (stride bytes per row).  ppi may be 0
- * (unknown).  On success *text is malloc'd UTF-8 (caller frees) and
- * *mean_conf is Tesseract's mean word confidence 0..100.
- */
-int engine_recognize(struct ocr_engine *e, const uint8_t *gray, uint32_t width, uint32_t height,
-                     uint32_t stride, int ppi, char **text, int *mean_conf);
-
 /* One recognised word: UTF-8 text, confidence 0..100, box in image pixels. */
 struct ocr_word {
     char *text;
@@ -39,9 +31,11 @@ struct ocr_page {
 };
 
 /*
- * engine_recognize() that also returns the words with their boxes, from the
- * same recognition pass (no extra OCR time).  On success the page owns its
- * strings; release with ocr_page_free().  On failure *page is zeroed.
+ * Recognises an 8-bit grey image (stride bytes per row; ppi may be 0 for
+ * unknown): the full text, Tesseract's mean word confidence 0..100, and the
+ * words with their boxes, all from one recognition pass.  On success the
+ * page owns its strings; release with ocr_page_free().  On failure *page is
+ * zeroed.
  */
 int engine_recognize_page(struct ocr_engine *e, const uint8_t *gray, uint32_t width,
                           uint32_t height, uint32_t stride, int ppi, struct ocr_page *page);
