@@ -4,6 +4,8 @@
 #include "proc_util.h"
 
 #include <arpa/inet.h>
+#include <check.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -509,4 +511,21 @@ int pu_kill_descendants(void (*on_kill)(pid_t))
             pu_sleep_ms(10);
     }
     return killed;
+}
+
+void pu_note(const char *suite, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# %s: ", suite);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    fflush(stdout);
+}
+
+void pu_scratch(char *buf, size_t len, const char *dir, const char *tag, const char *suffix)
+{
+    int n = snprintf(buf, len, "%s/%s%s", dir, tag, suffix);
+    ck_assert_msg(n > 0 && (size_t)n < len, "scratch path too long: %s%s", tag, suffix);
 }

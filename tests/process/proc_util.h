@@ -28,6 +28,12 @@ struct pu_spec {
 /* Monotonic clock in milliseconds. */
 uint64_t pu_now_ms(void);
 
+/* Prints "# <suite>: <message>" and flushes: a failing case exits at once. */
+void pu_note(const char *suite, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes "<dir>/<tag><suffix>" into buf; fails the check when it is too long. */
+void pu_scratch(char *buf, size_t len, const char *dir, const char *tag, const char *suffix);
+
 /* Sleeps ms milliseconds. */
 void pu_sleep_ms(unsigned ms);
 

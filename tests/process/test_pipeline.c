@@ -73,24 +73,8 @@ static const char *const CASE_NAMES[] = {"end_to_end", "compat",   "sigkill",
                                          "redis",      "postgres", "buli2",
                                          "bad_input",  "retries",  "scale_out"};
 
-/* Prints one line of measurements; flushed because a failing case exits. */
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("# test_pipeline: ");
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    fflush(stdout);
-}
-
-/* Writes "<suite_dir>/<tag><suffix>" into buf. */
-static void scratch(char *buf, size_t len, const char *tag, const char *suffix)
-{
-    int n = snprintf(buf, len, "%s/%s%s", suite_dir, tag, suffix);
-    ck_assert_msg(n > 0 && (size_t)n < len, "scratch path too long: %s%s", tag, suffix);
-}
+#define note(...)                      pu_note("test_pipeline", __VA_ARGS__)
+#define scratch(buf, len, tag, suffix) pu_scratch(buf, len, suite_dir, tag, suffix)
 
 /* Appends a pid the teardown must kill if the case fails. */
 static void remember_pid(pid_t pid)
@@ -870,18 +854,28 @@ static void owned_by(int index, char *id, size_t len)
     redisFree(r);
 }
 
+/*
+ * The common opening of a fault test: n card documents, a subscriber, a
+ * ready filot-ocrd, everything enqueued.
+ */
+static void start_cards(struct docs *ds, struct pl_sub *sub, struct daemon *d, int n,
+                        const char *tag)
+{
+    docs_open(ds);
+    for (int i = 0; i < n; i++)
+        doc_card(ds, i);
+    sub_start(sub, tag);
+    ocrd_start(d, tag, NULL, NULL);
+    json_decref(ocrd_ready(d));
+    enqueue_all(ds, NULL);
+}
+
 START_TEST(test_worker_sigkill)
 {
     struct docs ds;
     struct pl_sub sub;
     struct daemon d;
-    docs_open(&ds);
-    for (int i = 0; i < 6; i++)
-        doc_card(&ds, i);
-    sub_start(&sub, "sigkill");
-    ocrd_start(&d, "sigkill", NULL, NULL);
-    json_decref(ocrd_ready(&d));
-    enqueue_all(&ds, NULL);
+    start_cards(&ds, &sub, &d, 6, "sigkill");
 
     /* a worker well inside a job (past the claim, in the OCR) */
     pid_t victim = 0;
@@ -1059,13 +1053,7 @@ START_TEST(test_postgres_restart)
     struct docs ds;
     struct pl_sub sub;
     struct daemon d;
-    docs_open(&ds);
-    for (int i = 0; i < 8; i++)
-        doc_card(&ds, i);
-    sub_start(&sub, "pg");
-    ocrd_start(&d, "pg", NULL, NULL);
-    json_decref(ocrd_ready(&d));
-    enqueue_all(&ds, NULL);
+    start_cards(&ds, &sub, &d, 8, "pg");
     wait_some(&ds, 2);
     json_t *h = pu_health(d.port, NULL);
     ck_assert_str_eq(pu_str(json_object_get(h, "dependencies"), "postgres"), "up");

@@ -52,24 +52,8 @@ static int ncases;
 static int case_no; /* cases begun so far */
 static const char *case_name;
 
-/* Prints one line of measurements; flushed because a failing case exits. */
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("# test_runtime: ");
-    vprintf(fmt, ap);
-    putchar('\n');
-    va_end(ap);
-    fflush(stdout);
-}
-
-/* Writes "<suite_dir>/<tag><suffix>" into buf. */
-static void scratch(char *buf, size_t len, const char *tag, const char *suffix)
-{
-    int n = snprintf(buf, len, "%s/%s%s", suite_dir, tag, suffix);
-    ck_assert_msg(n > 0 && (size_t)n < len, "scratch path too long: %s%s", tag, suffix);
-}
+#define note(...)                      pu_note("test_runtime", __VA_ARGS__)
+#define scratch(buf, len, tag, suffix) pu_scratch(buf, len, suite_dir, tag, suffix)
 
 /* Renders the cards once (unchecked fixture: runs in the runner process). */
 static void generate_cards(void)
