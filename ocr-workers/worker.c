@@ -129,8 +129,8 @@ static bool finish_job(struct worker *w, int *code)
     atomic_store(&w->me->job_started_ms, 0);
     atomic_store(&w->me->state, WS_IDLE);
     atomic_fetch_add(&w->me->jobs_done, 1);
-    atomic_store(&w->me->gpu_jobs, atomic_load(&w->me->gpu_jobs) + w->pl.gpu_jobs);
-    atomic_store(&w->me->cpu_jobs, atomic_load(&w->me->cpu_jobs) + w->pl.cpu_jobs);
+    atomic_fetch_add(&w->me->gpu_jobs, w->pl.gpu_jobs);
+    atomic_fetch_add(&w->me->cpu_jobs, w->pl.cpu_jobs);
     w->pl.gpu_jobs = w->pl.cpu_jobs = 0;
     w->jobs_this_process++;
     uint64_t rss = child_proc_rss_kb();
