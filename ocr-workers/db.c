@@ -469,16 +469,22 @@ static int json_param(const json_t *parsed, char **out, char *err, size_t errlen
     return DB_OK;
 }
 
+/* The score as text and the parsed fields as jsonb text, for both result writes. */
+static int result_params(const json_t *parsed, int score, char num[16], char **json, char *err,
+                         size_t errlen)
+{
+    snprintf(num, 16, "%d", score);
+    return json_param(parsed, json, err, errlen);
+}
+
 /* verification_status='ai_evaluated', score, decision, result_json (step 6). */
 int db_set_ai_evaluated(struct db *db, const char *id, int score, const char *decision,
                         const json_t *parsed, char *err, size_t errlen)
 {
-    char *json;
-    int rc = json_param(parsed, &json, err, errlen);
+    char num[16], *json;
+    int rc = result_params(parsed, score, num, &json, err, errlen);
     if (rc != DB_OK)
         return rc;
-    char num[16];
-    snprintf(num, sizeof num, "%d", score);
     const char *params[4] = {id, num, decision, json};
     rc = exec_update(db, SQL_AI_EVALUATED, 4, params, NULL, err, errlen);
     free(json);
@@ -491,12 +497,10 @@ int db_complete(struct db *db, const char *id, const char *outcome, int score, c
 {
     if (applied != NULL)
         *applied = false;
-    char *json;
-    int rc = json_param(parsed, &json, err, errlen);
+    char num[16], *json;
+    int rc = result_params(parsed, score, num, &json, err, errlen);
     if (rc != DB_OK)
         return rc;
-    char num[16];
-    snprintf(num, sizeof num, "%d", score);
     const char *params[6] = {id, outcome, num, decision, json, ocr_text};
     rc = exec_update(db, SQL_COMPLETE, 6, params, applied, err, errlen);
     free(json);
