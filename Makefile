@@ -41,7 +41,7 @@ endif
 
 # Sources: each program's main.c plus the rest of its folder as a library.
 COMMON_SRC := $(wildcard common/*.c) $(wildcard ipc/*.c)
-WORKER_SRC := $(filter-out ocr-workers/main.c,$(wildcard ocr-workers/*.c))
+WORKER_SRC := $(filter-out ocr-workers/main.c,$(wildcard ocr-workers/*.c ocr-workers/reading/*.c))
 SUP_SRC    := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 GPU_SRC    := $(filter-out gpu-server/main.c gpu-server/preproc_nocuda.c,$(wildcard gpu-server/*.c))
 ifeq ($(HAVE_CUDA),1)

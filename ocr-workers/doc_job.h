@@ -17,7 +17,7 @@
 #include "../common/config.h"
 #include "db.h"
 #include "lease.h"
-#include "pipeline.h"
+#include "reading/pipeline.h"
 #include "queue.h"
 #include "storage.h"
 

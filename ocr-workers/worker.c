@@ -15,7 +15,7 @@
 #include "../common/emf.h"
 #include "../common/log.h"
 #include "../common/status.h"
-#include "decode.h"
+#include "reading/decode.h"
 
 #define IDLE_WAIT_MS 50
 

@@ -12,7 +12,7 @@
 #include "doc_job.h"
 #include "job_source.h"
 #include "lease.h"
-#include "pipeline.h"
+#include "reading/pipeline.h"
 #include "queue.h"
 #include "storage.h"
 

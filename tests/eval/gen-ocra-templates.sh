@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# gen-ocra-templates.sh - regenerates ocr-workers/ocra_templates.h: the ten
+# gen-ocra-templates.sh - regenerates ocr-workers/reading/ocra_templates.h: the ten
 # OCR-A digits (fonts-ocr-a), each rendered large, trimmed to its ink and
 # resized to OCRA_TW x OCRA_TH grey (ink = 255), for the template digit
-# reader in ocr-workers/ocra.c.  Deterministic for a given ImageMagick.
+# reader in ocr-workers/reading/ocra.c.  Deterministic for a given ImageMagick.
 #
-# Usage: tests/eval/gen-ocra-templates.sh [FONT] >ocr-workers/ocra_templates.h
+# Usage: tests/eval/gen-ocra-templates.sh [FONT] >ocr-workers/reading/ocra_templates.h
 # (needs ImageMagick, fonts-ocr-a and clang-format)
 set -euo pipefail
 font=${1:-/usr/share/fonts/truetype/ocr-a/OCRA.ttf}

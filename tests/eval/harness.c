@@ -21,10 +21,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/preproc.h"
-#include "ocr-workers/decode.h"
-#include "ocr-workers/doc_parse.h"
-#include "ocr-workers/engine.h"
-#include "ocr-workers/extract.h"
+#include "ocr-workers/reading/decode.h"
+#include "ocr-workers/reading/doc_parse.h"
+#include "ocr-workers/reading/engine.h"
+#include "ocr-workers/reading/extract.h"
 
 #define MAX_TEXT (1u << 20)
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "ocr-workers/doc_parse.h"
+#include "ocr-workers/reading/doc_parse.h"
 
 /* The original's mock KTP and NPWP texts (gpu-worker-mock.ts). */
 static const char MOCK_KTP[] = "PROVINSI DKI JAKARTA\n"

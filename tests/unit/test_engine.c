@@ -20,8 +20,8 @@
 
 #include "common/log.h"
 #include "common/status.h"
-#include "ocr-workers/decode.h"
-#include "ocr-workers/engine.h"
+#include "ocr-workers/reading/decode.h"
+#include "ocr-workers/reading/engine.h"
 
 static char tmpdir[] = "/tmp/test_engine.XXXXXX";
 static int have_webp;

@@ -1,5 +1,5 @@
 /*
- * test_extract.c - layout-aware extraction rules (ocr-workers/extract.c) on
+ * test_extract.c - layout-aware extraction rules (ocr-workers/reading/extract.c) on
  * synthetic word boxes: damaged labels, digit repair, the NIK's encoded
  * province/date/gender cross-check, both NPWP forms, the second pass.
  */
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ocr-workers/extract.h"
-#include "ocr-workers/ocra.h"
-#include "ocr-workers/ocra_templates.h"
+#include "ocr-workers/reading/extract.h"
+#include "ocr-workers/reading/ocra.h"
+#include "ocr-workers/reading/ocra_templates.h"
 
 /* A page built word by word: row y, words left to right from x. */
 struct page_builder {

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "common/status.h"
-#include "ocr-workers/pdf_render.h"
+#include "ocr-workers/reading/pdf_render.h"
 
 #define A4_W_PT    595.0
 #define A4_H_PT    842.0

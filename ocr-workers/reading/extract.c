@@ -6,7 +6,7 @@
  * any ':' up to a wide horizontal gap) -> per-field cleaning.  Every
  * allocation is local to one call; the returned JSON object is the caller's.
  */
-#include "ocr-workers/extract.h"
+#include "ocr-workers/reading/extract.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/status.h"
-#include "ocr-workers/ocra.h"
+#include "ocr-workers/reading/ocra.h"
 
 #define MAX_ROW_WORDS 48
 #define MAX_ROWS      96

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../common/preproc.h"
-#include "../ipc/shm_pool.h"
+#include "common/preproc.h"
+#include "ipc/shm_pool.h"
 
 struct gpu_client {
     nng_socket sock;

@@ -25,8 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/status.h"
+#include "common/log.h"
+#include "common/status.h"
 
 /* findFileFormatBuffer() reads this many bytes without a length check. */
 #define MAGIC_BYTES 12

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/clock.h"
-#include "../common/log.h"
-#include "../common/status.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/status.h"
 #include "decode.h"
 #include "extract.h"
 #include "pdf_render.h"

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ocr-workers/doc_parse.h"
-#include "ocr-workers/engine.h"
+#include "ocr-workers/reading/doc_parse.h"
+#include "ocr-workers/reading/engine.h"
 
 /* How a rectangle is read a second time. */
 enum extract_read {

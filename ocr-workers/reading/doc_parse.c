@@ -19,7 +19,7 @@
  * Text is UTF-8 bytes; an invalid byte is simply a character no class
  * matches, so captures are always valid UTF-8.
  */
-#include "ocr-workers/doc_parse.h"
+#include "ocr-workers/reading/doc_parse.h"
 
 #include <math.h>
 #include <stdint.h>

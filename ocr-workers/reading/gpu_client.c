@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../common/status.h"
-#include "../ipc/ipc_msg.h"
-#include "../ipc/nng_chan.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "ipc/ipc_msg.h"
+#include "ipc/nng_chan.h"
 
 #define OUT_ALIGN 64u
 

@@ -1,14 +1,14 @@
 /*
  * ocra.c - OCR-A digit line reader by template matching (see ocra.h).
  */
-#include "ocr-workers/ocra.h"
+#include "ocr-workers/reading/ocra.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/status.h"
-#include "ocr-workers/ocra_templates.h"
+#include "ocr-workers/reading/ocra_templates.h"
 
 #define MAX_GLYPHS 64
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/config.h"
+#include "common/config.h"
 #include "doc_parse.h"
 #include "engine.h"
 #include "gpu_client.h"

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/log.h"
-#include "../common/preproc_math.h"
-#include "../common/status.h"
+#include "common/log.h"
+#include "common/preproc_math.h"
+#include "common/status.h"
 
 /* Cairo refuses image surfaces wider or taller than this. */
 #define CAIRO_MAX_DIM 32767

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <tesseract/capi.h>
 
-#include "../common/log.h"
-#include "../common/status.h"
+#include "common/log.h"
+#include "common/status.h"
 
 /* Tesseract refuses images with a side above this (MAX_INT16). */
 #define TESS_MAX_SIDE 32767

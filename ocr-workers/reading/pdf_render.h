@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/preproc.h"
+#include "common/preproc.h"
 
 /* True when buf starts like a PDF ("%PDF-"). */
 bool pdf_is_pdf(const uint8_t *buf, size_t len);

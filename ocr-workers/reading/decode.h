@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/preproc.h"
+#include "common/preproc.h"
 
 /*
  * Reads a whole file (at most max_bytes).  *buf is malloc'd, caller frees.
