@@ -22,7 +22,10 @@ DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-deja
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
-CPPFLAGS  += -D_GNU_SOURCE -I.
+# The version every program reports (--version, build_info): the newest
+# released heading of CHANGELOG.md ("## [X.Y.Z] - date").
+VERSION   := $(shell sed -n 's/^\#\# \[\([0-9][0-9.]*\)\].*/\1/p' CHANGELOG.md | head -n 1)
+CPPFLAGS  += -D_GNU_SOURCE -I. -DFILOT_VERSION='"$(VERSION)"'
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
              $(shell pkg-config --cflags $(PKGS))
