@@ -26,7 +26,8 @@ enum var_kind {
     K_BOOL_01,
     K_LOGLEVEL,
     K_STEPS,
-    K_PII
+    K_PII,
+    K_DECISION
 };
 
 struct var_def {
@@ -126,6 +127,9 @@ static const struct var_def vars[] = {
     VAR(K_INT, "OCR_PDF_DPI", "300", pdf_dpi, 72, 600, "resolution PDF pages are rendered at"),
     VAR(K_PII, "OCR_RESULT_PII", "masked", result_pii_full, 0, 0,
         "masked: NIK/NPWP masked in published results; full: as the original published them"),
+    VAR(K_DECISION, "OCR_DECISION_POLICY", "strict", decision_compat, 0, 0,
+        "strict: auto_approve needs the declared type's words, the essential fields read surely "
+        "and a NIK agreeing with them; compat: the original's score >= 75"),
     VAR(K_STR, "OCR_EMF_NAMESPACE", "FiLot/OCR", emf_namespace, 0, 0,
         "CloudWatch EMF namespace of metric log lines; empty: off"),
 };
@@ -260,6 +264,13 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
             return FILOT_EINVAL;
         }
         *(bool *)(base + d->offset) = strcmp(val, "full") == 0;
+        return 0;
+    case K_DECISION:
+        if (strcmp(val, "strict") != 0 && strcmp(val, "compat") != 0) {
+            snprintf(err, errlen, "%s must be strict or compat, got \"%s\"", d->pub.name, val);
+            return FILOT_EINVAL;
+        }
+        *(bool *)(base + d->offset) = strcmp(val, "compat") == 0;
         return 0;
     case K_LOGLEVEL:
         if (log_level_parse(val, (enum log_level *)(base + d->offset)) != 0) {

@@ -65,6 +65,7 @@ struct filot_config {
     uint32_t pdf_max_pages;      /* OCR_PDF_MAX_PAGES */
     uint32_t pdf_dpi;            /* OCR_PDF_DPI */
     bool result_pii_full;        /* OCR_RESULT_PII=full: publish NIK/NPWP unmasked */
+    bool decision_compat;        /* OCR_DECISION_POLICY=compat: the original's score rule */
     char emf_namespace[64];      /* OCR_EMF_NAMESPACE: "" disables EMF metric lines */
 };
 

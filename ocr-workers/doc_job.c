@@ -186,11 +186,12 @@ static void publish_success(struct job_env *env, const struct attempt *a)
     if (!env->cfg->result_pii_full)
         pii_mask_parsed(parsed);
     json_t *msg = json_pack(
-        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:b, s:I, s:O, s:O, s:O, s:i, s:s}", "success",
-        1, "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
+        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:O?, s:b, s:I, s:O, s:O, s:O, s:i, s:s}",
+        "success", 1, "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
         "parsedResult", parsed, "score", json_object_get(r, "score"), "decision",
-        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"), "gpuProcessed", 1,
-        "processingTimeMs", (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
+        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"), "reviewReasons",
+        json_object_get(r, "reviewReasons"), "gpuProcessed", 1, "processingTimeMs",
+        (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
         json_object_get(r, "preprocess"), "meanConfidence", json_object_get(r, "meanConfidence"),
         "pages", json_object_get(r, "pages"), "attempts", a->c->attempts, "documentType",
         a->row.type);
