@@ -188,6 +188,7 @@ static void record_exit(struct supervisor *s, struct child *c, int status)
         return;
     }
     struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    child_note_jobs(c, atomic_load(&w->jobs_done));
     atomic_store(&w->last_pid, c->pid);
     atomic_store(&w->last_status, status);
     atomic_store(&w->last_reason, c->kill_for_timeout ? ER_JOB_TIMEOUT

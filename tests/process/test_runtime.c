@@ -872,6 +872,67 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+/* What the killer waits for: worker 0 busy under a pid that has finished a job. */
+struct progress_watch {
+    const struct ocr *o;
+    pid_t killed;        /* pid killed last (0: none yet) */
+    long long jobs_then; /* worker 0's jobsDone when it was killed */
+    pid_t victim;        /* out: the pid to kill now */
+};
+
+static bool busy_after_progress(void *arg)
+{
+    struct progress_watch *w = arg;
+    if (pu_exited(w->o->pid))
+        return true;
+    json_t *h = pu_health(w->o->port, NULL);
+    const json_t *c = pu_health_child(h, WORKER, 0);
+    pid_t pid = (pid_t)pu_int(c, "pid", 0);
+    long long jobs = pu_int(c, "jobsDone", 0);
+    bool ok = pid > 0 && pid != w->killed && jobs > w->jobs_then &&
+              strcmp(pu_str(c, "state"), "busy") == 0;
+    if (ok) {
+        w->victim = pid;
+        w->jobs_then = jobs;
+    }
+    json_decref(h);
+    return ok;
+}
+
+/*
+ * A worker SIGKILLed three times, each time after its new incarnation
+ * completed a job (an OOM killer, not a crash loop), is restarted after
+ * the minimum delay every time instead of a doubling one.
+ */
+START_TEST(test_kill_after_progress)
+{
+    static const char *const env[] = {"OCR_RESTART_BACKOFF_MIN_MS=100",
+                                      "OCR_RESTART_BACKOFF_MAX_MS=30000", NULL};
+    struct ocr o = {.port = pu_free_port()};
+    struct progress_watch w = {.o = &o};
+    int code, kills = 0;
+    ocr_start(&o, "killprogress", KTP1, cards, 12, env);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(pu_wait_until(busy_after_progress, &w, 60000, POLL_MS));
+        if (pu_exited(o.pid))
+            break;
+        ck_assert_int_eq(kill(w.victim, SIGKILL), 0);
+        w.killed = w.victim;
+        kills++;
+    }
+    json_t *lines = ocr_finish(&o, 120000, &code);
+    assert_in_order(lines, cards, 12);
+    assert_all_succeeded(lines);
+    ck_assert_int_eq(kills, 3);
+    json_t *log = read_log(o.log);
+    ck_assert_int_eq(log_count(log, "restarting after backoff", NULL, 0), 3);
+    ck_assert_int_eq(log_count(log, "restarting after backoff", "delayMs", 100), 3);
+    note("killprogress: 3 kills after progress, every restart delayed 100 ms");
+    json_decref(log);
+    json_decref(lines);
+}
+END_TEST
+
 /* ---- hostile peers on the shared segment ------------------------------ */
 
 /* Maps the running daemon's segment as any child could (by name, same user). */
@@ -1073,6 +1134,7 @@ int main(void)
     add_case(s, "job_timeout", test_job_timeout);
     add_case(s, "recycle", test_worker_recycle);
     add_case(s, "bad_files", test_bad_files);
+    add_case(s, "kill_progress", test_kill_after_progress);
     add_case(s, "gpu_hostile", test_gpu_server_hostile_requests);
     add_case(s, "forged_header", test_supervisor_forged_header);
     SRunner *sr = srunner_create(s);
