@@ -156,9 +156,9 @@ int sup_init(struct supervisor *s)
     log_kv(LOG_INFO, "filot-ocrd started", LF_INT, "concurrency", (long long)s->nworkers, LF_BOOL,
            "gpuEnabled", s->cfg.gpu_enabled, LF_BOOL, "gpuEmulate", s->cfg.gpu_emulate, LF_BOOL,
            "autoFallbackEnabled", s->cfg.gpu_autofallback, LF_INT, "shmBytes",
-           (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.hdr->slot_bytes,
-           LF_INT, "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir",
-           s->runtime_dir, LF_STR, "instanceId", s->instance_id, LF_STR, "mode",
+           (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.slot_bytes, LF_INT,
+           "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir", s->runtime_dir,
+           LF_STR, "instanceId", s->instance_id, LF_STR, "mode",
            s->cfg.job_source[0] ? "ipc" : "queue", LF_END);
     uint64_t now = clock_mono_ms();
     if (s->gpu_wanted)
@@ -188,6 +188,7 @@ static void record_exit(struct supervisor *s, struct child *c, int status)
         return;
     }
     struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    child_note_jobs(c, atomic_load(&w->jobs_done));
     atomic_store(&w->last_pid, c->pid);
     atomic_store(&w->last_status, status);
     atomic_store(&w->last_reason, c->kill_for_timeout ? ER_JOB_TIMEOUT
@@ -233,6 +234,7 @@ static void reap(struct supervisor *s)
         c->pid = 0;
         if (ev == EV_EXIT_PERMANENT && c->index < 0 && WEXITSTATUS(status) == FILOT_EXIT_NO_DEVICE)
             atomic_store(&s->pool.hdr->gpu_state, GPU_UNAVAILABLE);
+        shm_pool_restore_layout(&s->pool); /* before a respawn attaches */
         child_event(c, ev, clock_mono_ms(), &s->policy, &s->env);
     }
 }
@@ -314,8 +316,10 @@ static void register_pid(struct supervisor *s, struct child *c)
 static void tick_child(struct supervisor *s, struct child *c, uint64_t now)
 {
     register_pid(s, c);
-    if (c->state == CS_BACKOFF && now >= c->restart_at_ms && !s->draining)
+    if (c->state == CS_BACKOFF && now >= c->restart_at_ms && !s->draining) {
+        shm_pool_restore_layout(&s->pool); /* a child may have scribbled on it */
         child_event(c, EV_TIMER, now, &s->policy, &s->env);
+    }
     if (c->state == CS_STARTING) {
         bool ready = c->index < 0 ? atomic_load(&s->pool.hdr->gpu_state) == GPU_READY &&
                                         atomic_load(&s->pool.hdr->gpu_pid) == c->pid
