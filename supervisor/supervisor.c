@@ -107,6 +107,19 @@ static void init_children(struct supervisor *s)
             (struct child){.program = "filot-ocr-worker", .index = i, .last_status = -1};
 }
 
+/* Reads the environment; logs every bad variable, not only the first. */
+static int load_config(struct supervisor *s)
+{
+    struct config_errors errs;
+    int rc = config_load_all(&s->cfg, &errs);
+    log_init("filot-ocrd", rc == 0 ? s->cfg.log_level : LOG_INFO);
+    if (s->cfg.job_source[0] == '\0')
+        rc |= config_check_pipeline_all(&s->cfg, &errs);
+    for (int i = 0; i < errs.count && i < CONFIG_MAX_ERRORS; i++)
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", errs.msg[i], LF_END);
+    return rc == 0 ? 0 : FILOT_EINVAL;
+}
+
 int sup_init(struct supervisor *s)
 {
     char err[512];
@@ -114,15 +127,8 @@ int sup_init(struct supervisor *s)
     s->sigfd = -1;
     s->parent_pipe[0] = s->parent_pipe[1] = -1;
     log_init("filot-ocrd", LOG_INFO);
-    if (config_load(&s->cfg, err, sizeof err) != 0) {
-        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
+    if (load_config(s) != 0)
         return FILOT_EXIT_CONFIG;
-    }
-    log_init("filot-ocrd", s->cfg.log_level);
-    if (s->cfg.job_source[0] == '\0' && config_check_pipeline(&s->cfg, err, sizeof err) != 0) {
-        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
-        return FILOT_EXIT_CONFIG;
-    }
     s->start_ms = clock_mono_ms();
     make_instance_id(s->instance_id, sizeof s->instance_id);
     s->nworkers = s->cfg.concurrency;
