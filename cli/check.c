@@ -107,6 +107,8 @@ static int probe_postgres(const struct filot_config *cfg)
     int rc = db_recent_failures(db, 1, &rows, &failed, err, sizeof err);
     if (rc == DB_OK)
         snprintf(err, sizeof err, "connected; the documents table is readable");
+    else if (rc == DB_UNAVAILABLE)
+        snprintf(err, sizeof err, "cannot connect (reason above)");
     json_decref(rows);
     db_close(db);
     return report("PostgreSQL", rc, err);
