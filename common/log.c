@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "json_text.h"
 
 static const char *log_program = "filot";
 static enum log_level log_min = LOG_INFO;
@@ -58,7 +59,8 @@ static void write_all(int fd, const char *buf, size_t len)
 
 static void emit(json_t *obj)
 {
-    char *line = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    char *line =
+        json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_15);
     if (line == NULL)
         return;
     size_t len = strlen(line);

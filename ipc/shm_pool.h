@@ -17,8 +17,9 @@
  *   supervisor, gpu died:     GPU -> LENT (the owner recovers it), ABANDONED -> FREE
  *
  * The worker table is liveness information (the postmaster's PMChildFlags):
- * workers write their own state and job start time, the supervisor writes
- * pid and exit records.  No job data is stored here.
+ * workers write their own state, job start time, job counts and queue
+ * sizes (job_stats.h), the supervisor writes pid and exit records.  No job
+ * data is stored here.
  */
 #ifndef FILOT_SHM_POOL_H
 #define FILOT_SHM_POOL_H
@@ -28,8 +29,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "job_stats.h"
+
 #define SHM_MAGIC       0x52434f544f4c4946ULL /* "FILOTOCR" */
-#define SHM_VERSION     1u
+#define SHM_VERSION     2u                    /* 2: job statistics and queue sample per worker */
 #define SHM_MAX_WORKERS 64
 #define SHM_MAX_SLOTS   (2 * SHM_MAX_WORKERS)
 
@@ -74,6 +77,9 @@ struct shm_worker {
     _Atomic int32_t last_status; /* raw wait status */
     _Atomic uint32_t last_reason;
     _Atomic uint32_t exits;
+    /* worker: this incarnation's job counts (zeroed by the supervisor at reap) */
+    struct shm_job_stats stats;
+    struct shm_queue_sample queue; /* worker: Redis sizes, when it sampled them */
 };
 
 struct shm_header {

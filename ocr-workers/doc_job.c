@@ -245,6 +245,22 @@ static void finish(struct job_env *env, const struct claim *c)
         LOGJ(LOG_INFO, "Document marked complete in GPU processing", c, LF_END);
 }
 
+_Static_assert(DOC_NONE == (int)JOB_DOC_NONE && DOC_KTP == (int)JOB_DOC_KTP &&
+                   DOC_NPWP == (int)JOB_DOC_NPWP,
+               "job_stats.h lists the document types in enum doc_type's order");
+
+void doc_job_count_result(struct shm_job_stats *st, enum doc_type type, const json_t *result,
+                          uint64_t duration_ms)
+{
+    if (!json_is_true(json_object_get(result, "success"))) {
+        job_stats_count(st, JOB_FAILED);
+        return;
+    }
+    job_stats_completed(st, (enum job_doc_type)type,
+                        json_string_value(json_object_get(result, "preprocess")),
+                        json_string_value(json_object_get(result, "decision")), duration_ms);
+}
+
 /* Final failure: the row (when it exists), the channel, the keys. */
 static void fail_final(struct job_env *env, const struct claim *c, const char *error,
                        bool max_exceeded, bool row_exists, uint64_t start_us)
@@ -257,10 +273,12 @@ static void fail_final(struct job_env *env, const struct claim *c, const char *e
         LOGJ(LOG_WARN, "Cannot record the failure yet; requeueing", c, LF_STR, "error", err,
              LF_END);
         queue_retry_later(env->q, c, INFRA_RETRY_MAXMS, false);
+        job_stats_count(env->stats, JOB_RETRIED);
         return;
     }
     publish_failure(env, c, error, start_us, strcmp(error, "Document not found") != 0);
     finish(env, c);
+    job_stats_count(env->stats, JOB_FAILED);
     env->failed++;
     emit_metrics(env, false, start_us);
 }
@@ -287,10 +305,15 @@ static enum attempt_rc attempt_once(struct job_env *env, const struct claim *c, 
         LOGJ(LOG_INFO, "GPU Document OCR processed successfully", c, LF_INT, "processingTimeMs",
              (long long)((clock_mono_us() - a.start_us) / 1000u), LF_END);
         env->processed++;
+        enum doc_type type = DOC_NONE;
+        doc_type_parse(a.row.type, &type);
+        doc_job_count_result(env->stats, type, a.result, (clock_mono_us() - a.start_us) / 1000u);
         emit_metrics(env, true, a.start_us);
     }
-    if (rc == ATTEMPT_SKIP || (rc == ATTEMPT_OK && !applied))
+    if (rc == ATTEMPT_SKIP || (rc == ATTEMPT_OK && !applied)) {
         LOGJ(LOG_INFO, "Document already completed; dropping the duplicate job", c, LF_END);
+        job_stats_count(env->stats, JOB_DUPLICATE);
+    }
     snprintf(err, errlen, "%s", a.err);
     *row_exists = a.have_row;
     json_decref(a.result);
@@ -350,6 +373,7 @@ void doc_job_run(struct job_env *env, const struct claim *c)
         if (qrc == 0)
             LOGJ(LOG_INFO, "Document requeued for GPU retry", c, LF_INT, "delayMs",
                  (long long)delay, LF_END);
+        job_stats_count(env->stats, JOB_RETRIED);
         break;
     }
     }

@@ -593,6 +593,14 @@ long long queue_length(struct queue *q)
     return command_int(q, "LLEN %s", q->cfg->queue_key);
 }
 
+void queue_sizes(struct queue *q, struct queue_sizes *out)
+{
+    out->queued = queue_length(q);
+    out->processing = command_int(q, "SCARD %s", q->cfg->processing_key);
+    out->delayed = command_int(q, "ZCARD %s", q->k_delayed);
+    out->outbox = queue_outbox_length(q);
+}
+
 int queue_outbox_put(struct queue *q, const char *id, const char *payload)
 {
     return queue_outbox_defer(q, id, payload, 0);

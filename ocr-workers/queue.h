@@ -97,6 +97,15 @@ int queue_enqueue(struct queue *q, const char *id, bool *added);
 int queue_publish(struct queue *q, const char *json);
 long long queue_length(struct queue *q);
 
+/* Sizes of the job structures, for /metrics; -1 where Redis did not answer. */
+struct queue_sizes {
+    long long queued;     /* LLEN of the queue */
+    long long processing; /* SCARD of the processing set */
+    long long delayed;    /* ZCARD of the delayed retries */
+    long long outbox;     /* HLEN of the BULI2 outbox */
+};
+void queue_sizes(struct queue *q, struct queue_sizes *out);
+
 /* Durable BULI2 escalations. */
 int queue_outbox_put(struct queue *q, const char *id, const char *payload_json);
 /* Takes one due escalation (leased for lease_ms); FILOT_EBUSY when none. */

@@ -226,6 +226,9 @@ static void record_exit(struct supervisor *s, struct child *c, int status)
     atomic_store(&w->job_started_ms, 0);
     atomic_store(&w->pid, 0);
     atomic_fetch_add(&w->exits, 1);
+    /* its last counts, then a clean slate for its successor */
+    job_metrics_collect(&s->jobs, c->index, &w->stats);
+    job_metrics_restart(&s->jobs, c->index, &w->stats);
     shm_reclaim_worker(&s->pool, c->pid);
 }
 
@@ -401,6 +404,7 @@ void sup_tick(struct supervisor *s, uint64_t now)
 void sup_report(struct supervisor *s, uint64_t now)
 {
     static struct sup_snapshot snap;
+    snapshot_collect(s, now);
     snapshot_build(s, now, &snap);
     if (s->http != NULL)
         http_publish(s->http, &snap);
