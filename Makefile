@@ -36,7 +36,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      := $(wildcard $(CUDA_HOME)/bin/nvcc)
 ifneq ($(NVCC),)
 HAVE_CUDA := 1
-NVCCFLAGS ?= -O2 -std=c++17 -I. -Xcompiler -Wall,-Wextra,-Werror \
+NVCCFLAGS ?= -O2 -std=c++17 -I. -MD -MP -Xcompiler -Wall,-Wextra,-Werror \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
