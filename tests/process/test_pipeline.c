@@ -49,8 +49,8 @@
 #define K_DELAYED    "filot:ocr:gpu:delayed"
 #define K_OUTBOX     "filot:ocr:gpu:buli2:outbox"
 
-static const char OCRD_BIN[] = "build/bin/filot-ocrd";
-static const char OCR_BIN[] = "build/bin/filot-ocr";
+static const char OCRD_BIN[] = TEST_BIN_DIR "/filot-ocrd";
+static const char OCR_BIN[] = TEST_BIN_DIR "/filot-ocr";
 
 /* Per-document hashes of the original (and ours) that must forget a finished job. */
 static const char *const JOB_HASHES[] = {K_ATTEMPTS, "filot:ocr:gpu:correlation",

@@ -5,7 +5,7 @@
  * input files) and filot-ocrd on its own (/health and /metrics, SIGTERM
  * drain, sd_notify datagrams, configuration errors).
  *
- * Run from the repository root: the programs are taken from build/bin and
+ * Run from the repository root: the programs are taken from TEST_BIN_DIR and
  * the cards are rendered by tests/gen-cards.sh once per suite into a
  * temporary directory.  Each case is its own TCase whose unchecked
  * teardown (in the runner process, which is the subreaper of everything
@@ -40,8 +40,8 @@
 #define GPU_SERVER   "filot-gpu-server"
 #define WATCH_WINDOW 2000u
 
-static const char OCR_BIN[] = "build/bin/filot-ocr";
-static const char OCRD_BIN[] = "build/bin/filot-ocrd";
+static const char OCR_BIN[] = TEST_BIN_DIR "/filot-ocr";
+static const char OCRD_BIN[] = TEST_BIN_DIR "/filot-ocrd";
 static const char *const KTP2[] = {"--type", "KTP", "--workers", "2", NULL};
 static const char *const KTP1[] = {"--type", "KTP", "--workers", "1", NULL};
 
