@@ -20,7 +20,7 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
-                    fonts-ocr-a fonts-urw-base35
+                    fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
@@ -84,7 +84,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROC_SRC   := $(wildcard tests/process/test_*.c)
 PROC_BINS  := $(patsubst tests/process/%.c,$(BUILD)/tests/%,$(PROC_SRC))
 
-.PHONY: all test test-build chaos test-unit test-process test-gpu deps lint format bench eval run clean
+.PHONY: all test test-build chaos test-unit test-process test-gpu deps lint format bench eval run clean fuzz
 all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.c
@@ -135,6 +135,34 @@ $(SAN_OPTS): tests/sanitize/options.c
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_SAN) $(CFLAGS) -c $< -o $@
 endif
 
+# Fuzzing (libFuzzer, clang).  Every tests/fuzz/fuzz_<name>.c defines
+# LLVMFuzzerTestOneInput; its seed corpus (and every crash input it ever
+# found) is tests/fuzz/corpus/<name>/.  The project's sources are compiled a
+# second time with clang and sanitizers into build/fuzz/, so the gcc build
+# above is untouched.  `make fuzz` runs each target FUZZ_SECONDS; `make test`
+# runs a short smoke pass (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
+                $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(WORKER_SRC) $(filter-out gpu-server/main.c,$(wildcard gpu-server/*.c))
+FUZZ_LIB     := $(FUZZ_DIR)/libfilot-fuzz.a
+FUZZ_UTIL    := $(filter-out tests/fuzz/fuzz_%.c,$(wildcard tests/fuzz/*.c))
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_UTIL) $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
 # `make test`: install packages (scripts/deps.sh), build, run every suite:
 # Check unit and process tests, the short chaos soak, the deployment checks,
 # the format check, then the unit and process tests again built with
@@ -147,11 +175,11 @@ SAN_SUITES  := $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS) $(PROC_BINS)) \
                tests/sanitize/reports.sh
 ifeq ($(SANITIZE),)
 test: deps
-	$(MAKE) all $(UNIT_BINS) $(PROC_BINS)
+	$(MAKE) all $(UNIT_BINS) $(PROC_BINS) $(FUZZ_BINS)
 	$(MAKE) SANITIZE=$(SAN_DEFAULT) test-build
 	rm -f build-san/san-reports/*
-	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh tests/infra/run.sh \
-	    scripts/lint.sh $(SAN_SUITES)
+	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh \
+	    tests/fuzz/run.sh tests/infra/run.sh scripts/lint.sh $(SAN_SUITES)
 else
 test: deps
 	$(MAKE) test-build
