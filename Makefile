@@ -20,7 +20,8 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
-                    fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev
+                    fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev python3-pil python3-numpy \
+                    fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
@@ -216,7 +217,8 @@ chaos: all
 	FILOT_BIN_DIR=$(BIN) tests/chaos/run.sh $(CHAOS_ARGS)
 
 # Extraction accuracy: the original's raw Tesseract call vs filot-ocrd on a
-# deterministic set of generated, degraded cards (tests/eval/run.sh).
+# deterministic set of card photos drawn by tests/eval/gen-photos.py
+# (tests/eval/run.sh; table in build/eval/report.txt and latest.json).
 eval: all
 	tests/eval/run.sh
 
