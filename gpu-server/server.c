@@ -92,6 +92,10 @@ static int validate(const struct gpu_server *g, const struct ipc_preproc_req *r)
     if ((r->in.format != PP_GRAY8 && r->in.format != PP_RGBA32) || r->in.width == 0 ||
         r->in.height == 0 || r->in.stride < (uint64_t)r->in.width * r->in.format)
         return FILOT_EINVAL;
+    /* The card quad comes from another process: finite, inside, convex, in range. */
+    if (r->params.warp > 1 ||
+        (r->params.warp && pp_quad_check(r->params.quad, r->in.width, r->in.height) != 0))
+        return FILOT_EINVAL;
     pp_output_size(&r->params, r->in.width, r->in.height, &ow, &oh);
     if (in_bytes > r->out_offset || (uint64_t)ow * oh > r->out_capacity ||
         r->out_offset + r->out_capacity > cap)
