@@ -37,8 +37,7 @@ int decode_image(const uint8_t *buf, size_t len, uint64_t max_pixels, struct pp_
  * receives the factor used; *ppi is divided by it.  Other formats are
  * decoded at full size, as decode_image() does.
  */
-int decode_image_scaled(const uint8_t *buf, size_t len, uint64_t max_pixels,
-                        uint32_t min_long_side, struct pp_image *out, int *ppi, int *reduction,
-                        char *err, size_t errlen);
+int decode_image_scaled(const uint8_t *buf, size_t len, uint64_t max_pixels, uint32_t min_long_side,
+                        struct pp_image *out, int *ppi, int *reduction, char *err, size_t errlen);
 
 #endif
