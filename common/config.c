@@ -80,7 +80,7 @@ static const struct var_def vars[] = {
         "a worker is replaced when its RSS passes this"),
     VAR(K_STR, "OCR_LANGS", "ind+eng", langs, 0, 0, "Tesseract languages"),
     VAR(K_STEPS, "OCR_PREPROCESS", "auto", preprocess, 0, 0,
-        "preprocessing steps: auto, none, or rescale,bgnorm,deskew,binarize"),
+        "preprocessing steps: auto, none, or card,rescale,bgnorm,deskew,binarize"),
     VAR(K_BOOL_01, "OCR_GPU_EMULATE", "0", gpu_emulate, 0, 0,
         "1: the GPU server runs the CPU twin instead of CUDA (tests on machines without a GPU)"),
     VAR(K_STR, "OCR_RUNTIME_DIR", "", runtime_dir, 0, 0,

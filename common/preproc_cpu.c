@@ -24,9 +24,11 @@
  * steps 20/20; without bgnorm, deskew or rescale alone stayed at 4-5/10.
  * Binarising gained nothing over bgnorm+deskew and costs the most CPU, so it
  * is left out.  Rescale only acts when the size is far off the target
- * (phone photos, thumbnails); 300 dpi cards pass through unscaled.
+ * (phone photos, thumbnails); 300 dpi cards pass through unscaled.  The
+ * card step (find the card in a photo, warp it to the card raster) came
+ * later with phone photos; see doc/EXTRACTION.md for what it bought.
  */
-#define PP_STEPS_AUTO (PP_STEP_RESCALE | PP_STEP_BGNORM | PP_STEP_DESKEW)
+#define PP_STEPS_AUTO (PP_STEP_CARD | PP_STEP_RESCALE | PP_STEP_BGNORM | PP_STEP_DESKEW)
 
 #define PP_SKEW_COARSE  50 /* search steps, hundredths of a degree */
 #define PP_SKEW_MEDIUM  10
@@ -40,7 +42,8 @@ static const struct {
 } step_names[] = {{"rescale", PP_STEP_RESCALE},
                   {"bgnorm", PP_STEP_BGNORM},
                   {"deskew", PP_STEP_DESKEW},
-                  {"binarize", PP_STEP_BINARIZE}};
+                  {"binarize", PP_STEP_BINARIZE},
+                  {"card", PP_STEP_CARD}};
 
 /* Matches one comma-list word of length len to its step bit; 0 if unknown. */
 static uint32_t step_bit(const char *word, size_t len)
@@ -118,7 +121,7 @@ void pp_params_default(uint32_t steps, struct pp_params *p)
 void pp_plan(struct pp_params *p, uint32_t w, uint32_t h, uint64_t max_pixels)
 {
     double s = 1.0;
-    if ((p->steps & PP_STEP_RESCALE) && w > 0 && h > 0) {
+    if ((p->steps & PP_STEP_RESCALE) && !p->warp && w > 0 && h > 0) {
         uint32_t target = h > w ? p->page_target_height : p->target_height;
         s = target ? (double)target / h : 1.0;
         s = s < 0.25 ? 0.25 : (s > 3.0 ? 3.0 : s);
@@ -140,6 +143,11 @@ static uint32_t scaled_dim(uint32_t n, float scale)
 
 void pp_output_size(const struct pp_params *p, uint32_t w, uint32_t h, uint32_t *ow, uint32_t *oh)
 {
+    if (p->warp) {
+        *ow = PP_CARD_WIDTH;
+        *oh = PP_CARD_HEIGHT;
+        return;
+    }
     int rescale = (p->steps & PP_STEP_RESCALE) && p->scale != 1.0f;
     *ow = rescale ? scaled_dim(w, p->scale) : w;
     *oh = rescale ? scaled_dim(h, p->scale) : h;
@@ -289,6 +297,39 @@ static void step_grey(const struct pp_image *in, uint8_t *dst)
     }
 }
 
+int pp_thumbnail(const struct pp_image *in, uint32_t max_side, uint8_t **out, uint32_t *tw,
+                 uint32_t *th, uint32_t *inv_q16)
+{
+    if (!in || !in->data || !out || !tw || !th || !inv_q16 || max_side == 0 || in->width == 0 ||
+        in->height == 0 || in->width > PP_MAX_DIM || in->height > PP_MAX_DIM ||
+        (in->format != PP_GRAY8 && in->format != PP_RGBA32) ||
+        (uint64_t)in->stride < (uint64_t)in->width * in->format)
+        return FILOT_EINVAL;
+    uint32_t w = in->width, h = in->height, m = w > h ? w : h;
+    uint8_t *grey = malloc((size_t)w * h);
+    if (!grey)
+        return FILOT_ENOMEM;
+    step_grey(in, grey);
+    if (m <= max_side) {
+        *out = grey, *tw = w, *th = h, *inv_q16 = 65536u;
+        return 0;
+    }
+    uint32_t inv = (uint32_t)(((uint64_t)m * 65536u + max_side - 1) / max_side);
+    uint32_t sw = (uint32_t)((uint64_t)w * 65536u / inv),
+             sh = (uint32_t)((uint64_t)h * 65536u / inv);
+    sw += sw == 0, sh += sh == 0;
+    uint8_t *small = malloc((size_t)sw * sh);
+    if (small)
+        for (uint32_t y = 0; y < sh; y++)
+            for (uint32_t x = 0; x < sw; x++)
+                small[(size_t)y * sw + x] = pp_area_pixel(grey, w, h, w, x, y, inv);
+    free(grey);
+    if (!small)
+        return FILOT_ENOMEM;
+    *out = small, *tw = sw, *th = sh, *inv_q16 = inv;
+    return 0;
+}
+
 /*
  * Rescale to ow x oh: area averaging when shrinking (the noise of a big
  * photo is averaged away instead of aliased), bilinear when enlarging.
@@ -300,6 +341,171 @@ static void step_rescale(const uint8_t *src, uint32_t w, uint32_t h, uint8_t *ds
     for (uint32_t y = 0; y < oh; y++)
         for (uint32_t x = 0; x < ow; x++)
             dst[(size_t)y * ow + x] = pp_rescale_pixel(src, w, h, w, x, y, inv);
+}
+
+#define PP_QUAD_MIN_SIDE  16.0               /* px: anything smaller is no card */
+#define PP_WARP_NO_REDUCE 0.95               /* shrink factors above this are not worth a pass */
+#define PP_WARP_MAX_COEF  17592186044416.0   /* 2^44: |ax| X stays below 2^61 */
+#define PP_WARP_MAX_CONST 9007199254740992.0 /* 2^53 */
+
+/* z of the cross product (b - a) x (c - b): > 0 for a clockwise turn, y down. */
+static double turn(const double *a, const double *b, const double *c)
+{
+    return (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]);
+}
+
+/* Rounds v to int64 when |v| <= limit; 0 on success. */
+static int fixed(double v, double limit, int64_t *out)
+{
+    if (!(fabs(v) <= limit))
+        return FILOT_EINVAL;
+    *out = llround(v);
+    return 0;
+}
+
+/* Heckbert's square-to-quad projective map (see preproc.h). */
+void pp_square_to_quad(const double r[8], double m[8])
+{
+    double sx = r[0] - r[2] + r[4] - r[6], sy = r[1] - r[3] + r[5] - r[7];
+    double g = 0, h = 0;
+    if (sx != 0.0 || sy != 0.0) {
+        double dx1 = r[2] - r[4], dx2 = r[6] - r[4], dy1 = r[3] - r[5], dy2 = r[7] - r[5];
+        double det = dx1 * dy2 - dx2 * dy1;
+        g = (sx * dy2 - dx2 * sy) / det;
+        h = (dx1 * sy - sx * dy1) / det;
+    }
+    m[0] = r[2] - r[0] + g * r[2];
+    m[1] = r[6] - r[0] + h * r[6];
+    m[2] = r[0];
+    m[3] = r[3] - r[1] + g * r[3];
+    m[4] = r[7] - r[1] + h * r[7];
+    m[5] = r[1];
+    m[6] = g;
+    m[7] = h;
+}
+
+/*
+ * Fixed-point form of the map from the ow x oh raster (doubled centre
+ * coordinates) to pixel-index Q8 coordinates of the quad r: see struct
+ * pp_warp.  Refuses coefficients outside the int64 budget and a
+ * denominator that gets near 0 anywhere on the raster.
+ */
+static int warp_fixed(const double *r, uint32_t ow, uint32_t oh, struct pp_warp *w)
+{
+    double m[8], d = (double)(1ll << PP_WARP_DEN_BITS), q = 256.0 * d;
+    pp_square_to_quad(r, m);
+    double gx = m[6] / (2.0 * ow), hy = m[7] / (2.0 * oh);
+    if (fixed(q * (m[0] - 0.5 * m[6]) / (2.0 * ow), PP_WARP_MAX_COEF, &w->ax) ||
+        fixed(q * (m[1] - 0.5 * m[7]) / (2.0 * oh), PP_WARP_MAX_COEF, &w->bx) ||
+        fixed(q * (m[2] - 0.5), PP_WARP_MAX_CONST, &w->cx) ||
+        fixed(q * (m[3] - 0.5 * m[6]) / (2.0 * ow), PP_WARP_MAX_COEF, &w->ay) ||
+        fixed(q * (m[4] - 0.5 * m[7]) / (2.0 * oh), PP_WARP_MAX_COEF, &w->by) ||
+        fixed(q * (m[5] - 0.5), PP_WARP_MAX_CONST, &w->cy) || fixed(d * gx, d, &w->g) ||
+        fixed(d * hy, d, &w->h))
+        return FILOT_EINVAL;
+    w->i = 1ll << PP_WARP_DEN_BITS;
+    /* The denominator is affine: positive at the four corners means positive everywhere. */
+    for (int k = 0; k < 4; k++) {
+        int64_t X = k & 1 ? 2 * (int64_t)ow - 1 : 1, Y = k & 2 ? 2 * (int64_t)oh - 1 : 1;
+        if (w->g * X + w->h * Y + w->i < (w->i >> 6))
+            return FILOT_EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * Checks the quad (see pp_warp_plan in preproc_math.h), then picks the crop
+ * around it and the area shrink that brings its longest edges down to the
+ * raster size (never enlarging), and builds the fixed-point map.
+ */
+int pp_warp_plan(const float quad[8], uint32_t w, uint32_t h, uint32_t ow, uint32_t oh,
+                 struct pp_warp_plan *plan)
+{
+    double q[8];
+    if (!quad || !plan || w == 0 || h == 0 || ow == 0 || oh == 0 || w > PP_MAX_DIM ||
+        h > PP_MAX_DIM || ow > PP_MAX_DIM || oh > PP_MAX_DIM)
+        return FILOT_EINVAL;
+    double minx = w, maxx = 0, miny = h, maxy = 0;
+    for (int k = 0; k < 4; k++) {
+        q[2 * k] = quad[2 * k];
+        q[2 * k + 1] = quad[2 * k + 1];
+        if (!(q[2 * k] >= 0.0 && q[2 * k] <= w && q[2 * k + 1] >= 0.0 && q[2 * k + 1] <= h))
+            return FILOT_EINVAL; /* also refuses NaN */
+        minx = fmin(minx, q[2 * k]), maxx = fmax(maxx, q[2 * k]);
+        miny = fmin(miny, q[2 * k + 1]), maxy = fmax(maxy, q[2 * k + 1]);
+    }
+    double side[4];
+    for (int k = 0; k < 4; k++) {
+        const double *a = q + 2 * k, *b = q + 2 * ((k + 1) % 4), *c = q + 2 * ((k + 2) % 4);
+        side[k] = hypot(b[0] - a[0], b[1] - a[1]);
+        if (side[k] < PP_QUAD_MIN_SIDE || !(turn(a, b, c) > 0.0))
+            return FILOT_EINVAL;
+    }
+    /* side: top, right, bottom, left */
+    double s = fmin(1.0, fmin(ow / fmax(side[0], side[2]), oh / fmax(side[1], side[3])));
+    plan->x0 = (uint32_t)floor(minx);
+    plan->y0 = (uint32_t)floor(miny);
+    plan->cw = (uint32_t)ceil(maxx) - plan->x0;
+    plan->ch = (uint32_t)ceil(maxy) - plan->y0;
+    plan->inv_q16 = s < PP_WARP_NO_REDUCE ? pp_inv_q16((float)s) : 65536u;
+    plan->rw = plan->cw, plan->rh = plan->ch;
+    if (plan->inv_q16 != 65536u) {
+        uint64_t iv = plan->inv_q16;
+        plan->rw = (uint32_t)(((uint64_t)plan->cw * 65536u + iv / 2) / iv);
+        plan->rh = (uint32_t)(((uint64_t)plan->ch * 65536u + iv / 2) / iv);
+        plan->rw += plan->rw == 0, plan->rh += plan->rh == 0;
+    }
+    double r[8];
+    for (int k = 0; k < 4; k++) {
+        r[2 * k] = (q[2 * k] - plan->x0) * 65536.0 / plan->inv_q16;
+        r[2 * k + 1] = (q[2 * k + 1] - plan->y0) * 65536.0 / plan->inv_q16;
+    }
+    return warp_fixed(r, ow, oh, &plan->map);
+}
+
+int pp_quad_check(const float quad[8], uint32_t w, uint32_t h)
+{
+    struct pp_warp_plan plan;
+    return pp_warp_plan(quad, w, h, PP_CARD_WIDTH, PP_CARD_HEIGHT, &plan);
+}
+
+/* Shrinks the crop (stride w) by area averaging into dst (rw x rh, stride rw). */
+static void area_crop(const uint8_t *grey, uint32_t w, const struct pp_warp_plan *pl, uint8_t *dst)
+{
+    const uint8_t *crop = grey + (size_t)pl->y0 * w + pl->x0;
+    for (uint32_t y = 0; y < pl->rh; y++)
+        for (uint32_t x = 0; x < pl->rw; x++)
+            dst[(size_t)y * pl->rw + x] = pp_area_pixel(crop, pl->cw, pl->ch, w, x, y, pl->inv_q16);
+}
+
+/*
+ * The card warp: crop, area shrink (when the card is larger than the
+ * raster), projective bilinear sampling into dst (PP_CARD_WIDTH x
+ * PP_CARD_HEIGHT).
+ */
+static int step_warp(const uint8_t *grey, uint32_t w, uint32_t h, const float quad[8], uint8_t *dst)
+{
+    struct pp_warp_plan pl;
+    int rc = pp_warp_plan(quad, w, h, PP_CARD_WIDTH, PP_CARD_HEIGHT, &pl);
+    if (rc != 0)
+        return rc;
+    const uint8_t *src = grey + (size_t)pl.y0 * w + pl.x0;
+    uint32_t stride = w;
+    uint8_t *reduced = NULL;
+    if (pl.inv_q16 != 65536u) {
+        reduced = malloc((size_t)pl.rw * pl.rh);
+        if (!reduced)
+            return FILOT_ENOMEM;
+        area_crop(grey, w, &pl, reduced);
+        src = reduced;
+        stride = pl.rw;
+    }
+    for (uint32_t y = 0; y < PP_CARD_HEIGHT; y++)
+        for (uint32_t x = 0; x < PP_CARD_WIDTH; x++)
+            dst[(size_t)y * PP_CARD_WIDTH + x] =
+                pp_warp_pixel(src, pl.rw, pl.rh, stride, x, y, &pl.map);
+    free(reduced);
+    return 0;
 }
 
 /* Divides by a tile-max background (closing + smoothing), in place. */
@@ -433,6 +639,8 @@ int pp_validate(const struct pp_image *in, const struct pp_params *p, const uint
         return FILOT_EINVAL;
     if ((p->steps & PP_STEP_DESKEW) && !(p->max_skew_deg >= 0.0f && p->max_skew_deg <= 45.0f))
         return FILOT_EINVAL;
+    if (p->warp > 1 || (p->warp && pp_quad_check(p->quad, in->width, in->height) != 0))
+        return FILOT_EINVAL;
     pp_output_size(p, in->width, in->height, ow, oh);
     if (*ow > PP_MAX_DIM || *oh > PP_MAX_DIM)
         return FILOT_EINVAL;
@@ -447,7 +655,11 @@ static int run_steps(const struct pp_params *p, uint32_t w, uint32_t h, uint32_t
 {
     uint8_t *t;
     int rc = 0;
-    if (ow != w || oh != h) {
+    if (p->warp) {
+        if ((rc = step_warp(*cur, w, h, p->quad, *tmp)) != 0)
+            return rc;
+        t = *cur, *cur = *tmp, *tmp = t;
+    } else if (ow != w || oh != h) {
         step_rescale(*cur, w, h, *tmp, ow, oh, p->scale);
         t = *cur, *cur = *tmp, *tmp = t;
     }

@@ -187,6 +187,42 @@ PP_HD void pp_rotate_src_q8(uint32_t x, uint32_t y, uint32_t w, uint32_t h, int3
     *sy = pp_floor_shift(ry2 + ((int64_t)h - 1) * 65536, 9);
 }
 
+/*
+ * Projective map of the card warp in fixed point: output pixel (x, y) of the
+ * card raster, as doubled centre coordinates X = 2x + 1, Y = 2y + 1, reads
+ * the source at pixel-index Q8 coordinates
+ *   sx = floor((ax X + bx Y + cx) / (g X + h Y + i)),  sy likewise,
+ * all int64 (pp_warp_setup() builds them with i = 2^28 and bounds every
+ * term below 2^61), so CPU and CUDA compute the same sample position.
+ */
+struct pp_warp {
+    int64_t ax, bx, cx, ay, by, cy, g, h, i;
+};
+
+#define PP_WARP_DEN_BITS 28
+
+PP_HD void pp_warp_src_q8(uint32_t x, uint32_t y, const struct pp_warp *m, int64_t *sx, int64_t *sy)
+{
+    int64_t X = 2 * (int64_t)x + 1, Y = 2 * (int64_t)y + 1;
+    int64_t den = m->g * X + m->h * Y + m->i; /* > 0 over the raster, checked by setup */
+    *sx = pp_floor_div(m->ax * X + m->bx * Y + m->cx, den);
+    *sy = pp_floor_div(m->ay * X + m->by * Y + m->cy, den);
+}
+
+/*
+ * One pixel of the card raster: bilinear sample of the (pre-reduced) source
+ * w x h at the mapped position, clamped to the image (edge replication).
+ */
+PP_HD uint8_t pp_warp_pixel(const uint8_t *img, uint32_t w, uint32_t h, uint32_t stride, uint32_t x,
+                            uint32_t y, const struct pp_warp *m)
+{
+    int64_t sx, sy;
+    pp_warp_src_q8(x, y, m, &sx, &sy);
+    sx = pp_clamp64(sx, 0, ((int64_t)w - 1) * 256);
+    sy = pp_clamp64(sy, 0, ((int64_t)h - 1) * 256);
+    return pp_sample_q8(img, w, h, stride, sx, sy, PP_WHITE);
+}
+
 /* Maximum of the t x t tile (tx, ty), clipped at the image edge. */
 PP_HD uint8_t pp_tile_max(const uint8_t *img, uint32_t w, uint32_t h, uint32_t stride, uint32_t t,
                           uint32_t tx, uint32_t ty)
@@ -329,6 +365,35 @@ static inline void pp_rot_q16(float deg, int32_t *cos_q16, int32_t *sin_q16)
     *cos_q16 = (int32_t)lround(cos(rad) * 65536.0);
     *sin_q16 = (int32_t)lround(sin(rad) * 65536.0);
 }
+
+/*
+ * Where the card warp reads: the crop [x0, x0 + cw) x [y0, y0 + ch) of the
+ * grey input around the quadrilateral, shrunk by area averaging with
+ * inv_q16 (65536: not shrunk) to rw x rh, and the map from the card raster
+ * into that reduced crop.
+ */
+struct pp_warp_plan {
+    uint32_t x0, y0, cw, ch;
+    uint32_t inv_q16;
+    uint32_t rw, rh;
+    struct pp_warp map;
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/*
+ * Plans the warp of quad (continuous coordinates of a w x h input, order
+ * TL, TR, BR, BL) to an ow x oh raster.  Host code, shared by both
+ * implementations (preproc_cpu.c).  Returns 0, or FILOT_EINVAL when the quad
+ * is not finite, leaves the image, is not a convex clockwise quadrilateral,
+ * or its map does not fit the fixed-point range.
+ */
+int pp_warp_plan(const float quad[8], uint32_t w, uint32_t h, uint32_t ow, uint32_t oh,
+                 struct pp_warp_plan *plan);
+#ifdef __cplusplus
+}
+#endif
 
 /* Sauvola half window: window rounded up to odd, at most 255 (n <= 2^16). */
 static inline uint32_t pp_sauvola_half(uint32_t window)

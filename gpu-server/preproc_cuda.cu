@@ -32,7 +32,7 @@ struct dev_buf {
 
 static struct {
     int open;
-    struct dev_buf in, a, b, s1, s2, g0, g1, small;
+    struct dev_buf in, a, b, s1, s2, g0, g1, small, reduced;
 } dev;
 
 /* Maps a CUDA error to a FILOT code (logged by the caller's caller). */
@@ -90,6 +90,24 @@ __global__ void k_rescale(const uint8_t *src, uint32_t w, uint32_t h, uint8_t *d
     if (x >= ow || y >= oh)
         return;
     dst[(size_t)y * ow + x] = pp_rescale_pixel(src, w, h, w, x, y, inv_q16);
+}
+
+/* Card warp, pass 1: area shrink of the crop (stride pitch) around the card. */
+__global__ void k_area_crop(const uint8_t *crop, uint32_t cw, uint32_t ch, uint32_t pitch,
+                            uint32_t inv_q16, uint8_t *dst, uint32_t rw, uint32_t rh)
+{
+    uint32_t x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < rw && y < rh)
+        dst[(size_t)y * rw + x] = pp_area_pixel(crop, cw, ch, pitch, x, y, inv_q16);
+}
+
+/* Card warp, pass 2: projective bilinear sampling into the card raster. */
+__global__ void k_warp(const uint8_t *src, uint32_t w, uint32_t h, uint32_t pitch,
+                       struct pp_warp map, uint8_t *dst, uint32_t ow, uint32_t oh)
+{
+    uint32_t x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x < ow && y < oh)
+        dst[(size_t)y * ow + x] = pp_warp_pixel(src, w, h, pitch, x, y, &map);
 }
 
 /* One thread per background tile. */
@@ -296,6 +314,28 @@ static int run_binarize(uint32_t w, uint32_t h, uint32_t window, float k)
     return ck(cudaGetLastError());
 }
 
+/* Card warp of dev.a (w x h grey) into dev.b (the card raster), as the CPU twin's step_warp. */
+static int run_warp(const float quad[8], uint32_t w, uint32_t h)
+{
+    struct pp_warp_plan pl;
+    int rc = pp_warp_plan(quad, w, h, PP_CARD_WIDTH, PP_CARD_HEIGHT, &pl);
+    if (rc != 0)
+        return rc;
+    const uint8_t *src = (const uint8_t *)dev.a.ptr + (size_t)pl.y0 * w + pl.x0;
+    uint32_t pitch = w;
+    if (pl.inv_q16 != 65536u) {
+        if ((rc = ensure(&dev.reduced, (size_t)pl.rw * pl.rh)) != 0)
+            return rc;
+        k_area_crop<<<grid2d(pl.rw, pl.rh), dim3(BLOCK_X, BLOCK_Y)>>>(
+            src, pl.cw, pl.ch, w, pl.inv_q16, (uint8_t *)dev.reduced.ptr, pl.rw, pl.rh);
+        src = (const uint8_t *)dev.reduced.ptr;
+        pitch = pl.rw;
+    }
+    k_warp<<<grid2d(PP_CARD_WIDTH, PP_CARD_HEIGHT), dim3(BLOCK_X, BLOCK_Y)>>>(
+        src, pl.rw, pl.rh, pitch, pl.map, (uint8_t *)dev.b.ptr, PP_CARD_WIDTH, PP_CARD_HEIGHT);
+    return ck(cudaGetLastError());
+}
+
 static void swap_ab(void)
 {
     struct dev_buf t = dev.a;
@@ -308,7 +348,11 @@ static int run_steps(const struct pp_params *p, uint32_t w, uint32_t h, uint32_t
                      float *skew)
 {
     int rc = 0;
-    if (ow != w || oh != h) {
+    if (p->warp) {
+        if ((rc = run_warp(p->quad, w, h)) != 0)
+            return rc;
+        swap_ab();
+    } else if (ow != w || oh != h) {
         k_rescale<<<grid2d(ow, oh), dim3(BLOCK_X, BLOCK_Y)>>>(
             (const uint8_t *)dev.a.ptr, w, h, (uint8_t *)dev.b.ptr, ow, oh, pp_inv_q16(p->scale));
         swap_ab();
@@ -377,8 +421,8 @@ extern "C" int pp_run_cuda(const struct pp_image *in, const struct pp_params *p,
 /* Frees the cached buffers; pp_cuda_open() is needed before the next run. */
 extern "C" void pp_cuda_close(void)
 {
-    struct dev_buf *all[] = {&dev.in, &dev.a,  &dev.b,  &dev.s1,
-                             &dev.s2, &dev.g0, &dev.g1, &dev.small};
+    struct dev_buf *all[] = {&dev.in, &dev.a,  &dev.b,     &dev.s1,     &dev.s2,
+                             &dev.g0, &dev.g1, &dev.small, &dev.reduced};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (all[i]->ptr)
             cudaFree(all[i]->ptr);

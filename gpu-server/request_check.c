@@ -74,6 +74,17 @@ static int check_params(const struct pp_params *p, const char **reason)
     return 0;
 }
 
+/* The card quad comes from another process: finite, inside, convex, in range. */
+static int check_warp(const struct ipc_preproc_req *r, const char **reason)
+{
+    if (r->params.warp > 1)
+        return refuse(FILOT_EINVAL, "warp flag not 0 or 1", reason);
+    if (r->params.warp && pp_quad_check(r->params.quad, r->in.width, r->in.height) != 0)
+        return refuse(FILOT_EINVAL, "card quad not a convex quadrilateral inside the image",
+                      reason);
+    return 0;
+}
+
 /*
  * The output after the input, inside the slot, large enough for the
  * pipeline's result.  Subtractions only after the matching comparison, so
@@ -101,7 +112,7 @@ int gpu_request_check(const struct ipc_preproc_req *r, const struct gpu_slot_geo
     int rc;
     *reason = "";
     if ((rc = check_slot(r, geom, reason)) != 0 || (rc = check_input(r, geom, plan, reason)) != 0 ||
-        (rc = check_params(&r->params, reason)) != 0 ||
+        (rc = check_params(&r->params, reason)) != 0 || (rc = check_warp(r, reason)) != 0 ||
         (rc = check_output(r, geom, plan, reason)) != 0)
         return rc;
     return 0;

@@ -85,6 +85,9 @@ static void put_params(struct cursor *c, const struct pp_params *p)
     put_f32(c, p->sauvola_k);
     put_f32(c, p->max_skew_deg);
     put_u32(c, p->target_height);
+    put_u32(c, p->warp);
+    for (int i = 0; i < 8; i++)
+        put_f32(c, p->quad[i]);
 }
 
 static void get_params(struct cursor *c, struct pp_params *p)
@@ -96,6 +99,9 @@ static void get_params(struct cursor *c, struct pp_params *p)
     p->sauvola_k = get_f32(c);
     p->max_skew_deg = get_f32(c);
     p->target_height = get_u32(c);
+    p->warp = get_u32(c);
+    for (int i = 0; i < 8; i++)
+        p->quad[i] = get_f32(c);
 }
 
 size_t ipc_encode_preproc_req(const struct ipc_preproc_req *r, uint8_t *buf)

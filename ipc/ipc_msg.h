@@ -14,7 +14,7 @@
 #include "../common/preproc.h"
 
 #define IPC_MAGIC   0x4650u /* "PF" */
-#define IPC_VERSION 1u
+#define IPC_VERSION 2u      /* 2: pp_params carries the card warp (warp, quad) */
 
 enum ipc_type {
     IPC_PING = 1, /* liveness probe, answered with IPC_PONG */

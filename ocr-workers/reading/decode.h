@@ -27,4 +27,17 @@ int decode_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *
 int decode_image(const uint8_t *buf, size_t len, uint64_t max_pixels, struct pp_image *out,
                  int *ppi, char *err, size_t errlen);
 
+/*
+ * decode_image(), but a landscape JPEG whose longer side is at least twice
+ * min_long_side is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's DCT
+ * scaling, the smallest that keeps the longer side >= min_long_side (0:
+ * always full size).  A JPEG is then read as luminance only (GRAY8): the
+ * pipeline works in grey, and skipping the chroma inverse DCT, upsampling
+ * and colour conversion is most of the decode time.  *reduction (optional)
+ * receives the factor used; *ppi is divided by it.  Other formats are
+ * decoded at full size, as decode_image() does.
+ */
+int decode_image_scaled(const uint8_t *buf, size_t len, uint64_t max_pixels, uint32_t min_long_side,
+                        struct pp_image *out, int *ppi, int *reduction, char *err, size_t errlen);
+
 #endif

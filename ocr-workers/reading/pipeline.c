@@ -10,10 +10,20 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "card_geometry.h"
 #include "decision.h"
 #include "decode.h"
 #include "extract.h"
 #include "pdf_render.h"
+
+/*
+ * Longest side a landscape JPEG is decoded at when libjpeg can shrink it
+ * (decode_image_scaled): a card spanning 53 % of that side (28 % of a 4:3
+ * frame) still arrives at the canonical card width, the smallest card the
+ * card finder accepts (25 % of the frame) at 95 % of it.  A 12 MP photo
+ * (4000 x 3000) is decoded at 2000 x 1500.
+ */
+#define DECODE_MIN_LONG_SIDE (PP_CARD_WIDTH * 19u / 10u)
 
 /* What recognising one page produced. */
 struct page_result {
@@ -81,16 +91,27 @@ static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp
     return 0;
 }
 
+/* Resolution of the canonical card raster (85.6 mm across PP_CARD_WIDTH px). */
+#define CARD_RASTER_PPI 300
+
 /*
  * Preprocesses and recognises one decoded page; with a document type, also
  * extracts the fields from the page's word boxes while the preprocessed
- * image is still at hand (it may live in a leased slot).
+ * image is still at hand (it may live in a leased slot).  card_quad (or
+ * NULL) is the card found in the page: preprocessing then warps it to the
+ * card raster instead of rescaling the whole frame.
  */
-static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bool force_cpu,
-                    enum doc_type type, struct page_result *out, char *err, size_t errlen)
+static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi,
+                    const float *card_quad, bool force_cpu, enum doc_type type,
+                    struct page_result *out, char *err, size_t errlen)
 {
     struct pp_params p;
     pp_params_default(pl->steps, &p);
+    if (card_quad != NULL) {
+        p.warp = 1;
+        memcpy(p.quad, card_quad, sizeof p.quad);
+        ppi = CARD_RASTER_PPI;
+    }
     const uint8_t *gray = NULL;
     uint8_t *cpu_buf = NULL;
     struct pp_result res = {0};
@@ -99,7 +120,7 @@ static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi, bo
     int rc =
         preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err, errlen);
     if (rc == 0) {
-        int eff_ppi = ppi > 0 ? (int)((float)ppi * p.scale + 0.5f) : 0;
+        int eff_ppi = ppi > 0 && !p.warp ? (int)((float)ppi * p.scale + 0.5f) : ppi;
         struct ocr_page page = {0};
         rc = engine_recognize_page(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
                                    &page);
@@ -175,7 +196,7 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len,
         rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err, errlen);
         struct page_result pr = {0};
         if (rc == 0)
-            rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, o->force_cpu,
+            rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, NULL, o->force_cpu,
                           i == 0 ? o->type : DOC_NONE, &pr, err, errlen);
         if (rc == 0) {
             rc = append_text(&d->text, &tlen, pr.text, i == 0);
@@ -189,15 +210,40 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len,
     return rc;
 }
 
+/*
+ * The card in a photo of a card document (OCR_PREPROCESS step "card"):
+ * returns quad, or NULL when the job is not a card type, the step is off or
+ * no card is found (then the whole frame is preprocessed as before).  Plain
+ * OCR jobs are left alone: a landscape page photo can have a card's
+ * proportions, and squeezing a page into the card raster would ruin it.
+ */
+static const float *find_card(const struct pipeline *pl, const struct pp_image *img,
+                              enum doc_type type, float quad[8])
+{
+    if (type == DOC_NONE || !(pl->steps & PP_STEP_CARD))
+        return NULL;
+    int rc = card_find(img, quad);
+    if (rc < 0)
+        log_kv(LOG_WARN, "Card search failed; preprocessing the whole image", LF_STR, "error",
+               filot_strerror(rc), LF_END);
+    else
+        log_kv(LOG_DEBUG, rc == 1 ? "Card found" : "No card found", LF_INT, "width",
+               (long long)img->width, LF_INT, "height", (long long)img->height, LF_END);
+    return rc == 1 ? quad : NULL;
+}
+
 static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len,
                      const struct pipeline_opts *o, struct doc_text *d, char *err, size_t errlen)
 {
     struct pp_image img = {0};
     int ppi = 0;
-    int rc = decode_image(buf, len, pl->cfg->max_pixels, &img, &ppi, err, errlen);
+    float quad[8];
+    int rc = decode_image_scaled(buf, len, pl->cfg->max_pixels, DECODE_MIN_LONG_SIDE, &img, &ppi,
+                                 NULL, err, errlen);
     struct page_result pr = {0};
     if (rc == 0)
-        rc = ocr_page(pl, &img, ppi, o->force_cpu, o->type, &pr, err, errlen);
+        rc = ocr_page(pl, &img, ppi, find_card(pl, &img, o->type, quad), o->force_cpu, o->type, &pr,
+                      err, errlen);
     if (rc == 0) {
         d->text = pr.text;
         note_page(d, &pr);

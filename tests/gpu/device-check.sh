@@ -2,7 +2,11 @@
 # One prepared run on a machine with a CUDA device: kernel parity (make
 # test-gpu), then, when the runtime libraries are present, the real GPU
 # server preprocessing filot-ocr jobs, and a kill of the GPU server mid-run.
-# Cards come from build/devcards (generated beforehand by tests/gen-cards.sh).
+# Cards come from build/devcards (generated beforehand by tests/gen-cards.sh);
+# card photos (a card on a table, e.g. the phone band of the eval set) from
+# build/devphotos when present: with them the GPU server runs the card warp
+# (area pre-shrink + projective map) on real requests, and its OCR text must
+# equal the CPU twin's.
 # Where the runtime libraries are not installed, LD_LIBRARY_PATH and
 # TESSDATA_PREFIX may point at copies carried along.
 set -uo pipefail
@@ -44,6 +48,23 @@ c = [json.loads(l) for l in open(o + "/cpu.jsonl")]
 same = sum(a.get("ocrText") == b.get("ocrText") for a, b in zip(g, c))
 print(f"identical OCR text gpu vs cpu: {same}/{len(g)}")
 PY
+shopt -s nullglob
+photos=(build/devphotos/*.jpg)
+if [ ${#photos[@]} -gt 0 ]; then
+    echo "== card photos: warp on the GPU vs the CPU twin (${#photos[@]} photos)"
+    build/bin/filot-ocr ocr --type KTP --workers 2 "${photos[@]}" >"$out/gpu-photos.jsonl"
+    OCR_GPU_ENABLED=false build/bin/filot-ocr ocr --type KTP --workers 2 "${photos[@]}" \
+        >"$out/cpu-photos.jsonl"
+    echo "preprocess=gpu: $(grep -c '"preprocess":"gpu"' "$out/gpu-photos.jsonl")/${#photos[@]}"
+    python3 - "$out" <<'PY' || true
+import json, sys
+o = sys.argv[1]
+g = [json.loads(l) for l in open(o + "/gpu-photos.jsonl")]
+c = [json.loads(l) for l in open(o + "/cpu-photos.jsonl")]
+same = sum(a.get("ocrText") == b.get("ocrText") for a, b in zip(g, c))
+print(f"identical OCR text gpu vs cpu (photos): {same}/{len(g)}")
+PY
+fi
 echo "== kill the GPU server mid-run (restart delayed 60 s)"
 OCR_RESTART_BACKOFF_MIN_MS=60000 OCR_RESTART_BACKOFF_MAX_MS=60000 build/bin/filot-ocr ocr \
     --type KTP --workers 1 --health-port 18181 "${cards[@]}" >"$out/kill.jsonl" &

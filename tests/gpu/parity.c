@@ -26,8 +26,31 @@
 #define PARITY_MAX_PCT 0.5
 #define EXIT_SKIP      77
 
-static const char *const configs[] = {
-    "none", "rescale", "bgnorm", "deskew", "binarize", "rescale,bgnorm,deskew,binarize", "auto"};
+/*
+ * A step list, an optional forced scale (0: pp_plan decides) and whether
+ * the card warp runs (quad: a perspective inset of the image, see
+ * inset_quad()).  The forced scales cover area shrinking at a non-integer
+ * factor and bilinear enlarging; the warp covers both the area pre-shrink
+ * (large images) and the direct warp (card-size images).
+ */
+static const struct config {
+    const char *spec;
+    float scale;
+    int warp;
+} configs[] = {{"none", 0, 0},        {"rescale", 0, 0},
+               {"rescale", 0.37f, 0}, {"rescale", 1.6f, 0},
+               {"bgnorm", 0, 0},      {"deskew", 0, 0},
+               {"binarize", 0, 0},    {"rescale,bgnorm,deskew,binarize", 0, 0},
+               {"auto", 0, 0},        {"none", 0, 1},
+               {"auto", 0, 1}};
+
+/* A convex, clockwise quad inside w x h, in perspective (no two sides parallel). */
+static void inset_quad(uint32_t w, uint32_t h, float *q)
+{
+    const float f[8] = {0.08f, 0.10f, 0.93f, 0.06f, 0.90f, 0.92f, 0.05f, 0.88f};
+    for (int k = 0; k < 8; k++)
+        q[k] = f[k] * (float)(k % 2 ? h : w);
+}
 
 /* Reads one whitespace-separated header number of a PNM file; -1 on error. */
 static long pnm_number(FILE *f)
@@ -120,14 +143,24 @@ static int make_synthetic(struct pp_image *img, uint32_t w, uint32_t h)
 }
 
 /* Runs one configuration on both sides; returns 0 pass, 1 mismatch, <0 error. */
-static int compare_one(const char *name, const struct pp_image *img, const char *spec)
+static int compare_one(const char *name, const struct pp_image *img, const struct config *cf)
 {
     struct pp_params p;
     uint32_t steps, ow, oh;
-    if (pp_steps_parse(spec, &steps) != 0)
+    if (pp_steps_parse(cf->spec, &steps) != 0)
         return FILOT_EINVAL;
     pp_params_default(steps, &p);
     pp_plan(&p, img->width, img->height, 40000000u);
+    if (cf->scale > 0)
+        p.scale = cf->scale;
+    if (cf->warp) {
+        p.warp = 1;
+        inset_quad(img->width, img->height, p.quad);
+    }
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s%s", cf->spec, cf->warp ? "+warp" : "");
+    if (cf->scale > 0)
+        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "@%.2f", (double)cf->scale);
     pp_output_size(&p, img->width, img->height, &ow, &oh);
     size_t n = (size_t)ow * oh;
     uint8_t *a = malloc(n), *b = malloc(n);
@@ -169,7 +202,7 @@ static int compare_all(const char *name, const struct pp_image *img)
 {
     int fails = 0;
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
-        fails += compare_one(name, img, configs[i]) != 0;
+        fails += compare_one(name, img, &configs[i]) != 0;
     return fails;
 }
 

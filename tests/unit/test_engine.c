@@ -191,6 +191,51 @@ START_TEST(test_webp)
 }
 END_TEST
 
+/*
+ * A landscape JPEG far larger than the card raster is decoded at 1/2 or 1/4
+ * by libjpeg's DCT scaling, as luminance only; a portrait one (a page) and
+ * other formats keep their full size; min_long_side 0 is decode_image().
+ */
+START_TEST(test_jpeg_decoded_reduced)
+{
+    struct pp_image img;
+    char err[256] = "";
+    size_t len = 0;
+    int ppi = 0, red = 0;
+    uint8_t *buf = load("wide.jpg", &len);
+    ck_assert_int_eq(decode_image_scaled(buf, len, 0, 1920, &img, &ppi, &red, err, sizeof(err)), 0);
+    ck_assert_int_eq(red, 2);
+    ck_assert_uint_eq(img.width, 2100);
+    ck_assert_uint_eq(img.height, 500);
+    ck_assert_uint_eq(img.format, PP_GRAY8);
+    ck_assert_int_eq(ppi, 150);
+    ck_assert(img.data[250 * 2100 + 10] < 8);
+    ck_assert(within(img.data[250 * 2100 + 2000], 151, 4)); /* JPEG luma of #ff8000 */
+    free(img.data);
+    ck_assert_int_eq(decode_image_scaled(buf, len, 0, 1000, &img, NULL, &red, err, sizeof(err)), 0);
+    ck_assert_int_eq(red, 4);
+    ck_assert_uint_eq(img.width, 1050);
+    ck_assert_uint_eq(img.height, 250);
+    free(img.data);
+    ck_assert_int_eq(decode_image_scaled(buf, len, 0, 0, &img, NULL, &red, err, sizeof(err)), 0);
+    ck_assert_int_eq(red, 1);
+    ck_assert_uint_eq(img.width, 4200);
+    ck_assert_uint_eq(img.format, PP_RGBA32);
+    free(img.data);
+    free(buf);
+    const char *full[] = {"tall.jpg", "wide.png"};
+    for (int i = 0; i < 2; i++) {
+        buf = load(full[i], &len);
+        ck_assert_int_eq(decode_image_scaled(buf, len, 0, 1920, &img, NULL, &red, err, sizeof(err)),
+                         0);
+        ck_assert_int_eq(red, 1);
+        ck_assert_uint_eq(img.width * img.height, 4200u * 1000u);
+        free(img.data);
+        free(buf);
+    }
+}
+END_TEST
+
 START_TEST(test_truncated_jpeg)
 {
     struct pp_image img;
@@ -497,6 +542,10 @@ static int make_fixtures(void)
         {"orange.bmp", "-size 4x2 xc:'#ff8000'"},
         {"orange.gif", "-size 4x2 xc:'#ff8000'"},
         {"big.png", "-size 5000x5000 xc:white -depth 8 -type Grayscale"},
+        {"wide.jpg", "-size 2100x1000 xc:black xc:'#ff8000' +append -quality 90 -density 300 "
+                     "-units PixelsPerInch"},
+        {"tall.jpg", "-size 1000x2100 xc:black xc:white -append -quality 90"},
+        {"wide.png", "-size 2100x1000 xc:black xc:white +append -depth 8"},
         {"card.png", "-size 1011x638 xc:white -font DejaVu-Sans -pointsize 28 "
                      "-annotate +30+120 'NIK : 3171234567890001' "
                      "-annotate +30+180 'Nama : BUDI SANTOSO' -depth 8 -type Grayscale"},
@@ -529,6 +578,7 @@ static Suite *engine_suite(void)
     tcase_add_test(dec, test_jpeg_colour_and_grey);
     tcase_add_test(dec, test_tiff_lzw_and_g4);
     tcase_add_test(dec, test_webp);
+    tcase_add_test(dec, test_jpeg_decoded_reduced);
     tcase_add_test(dec, test_truncated_jpeg);
     tcase_add_test(dec, test_trailing_bytes_after_jpeg_accepted);
     tcase_add_test(dec, test_png_chunk_past_end_refused);

@@ -129,6 +129,26 @@ START_TEST(test_refuses_bad_geometry)
 END_TEST
 
 /* Every float finite and bounded, whether its step is on or not. */
+/* The card quad another process sends: a flag of 0/1, finite corners inside the image. */
+START_TEST(test_checks_card_quad)
+{
+    const float inside[8] = {5, 5, 95, 6, 94, 45, 6, 44};
+    struct ipc_preproc_req r = good_req();
+    r.params.warp = 1;
+    memcpy(r.params.quad, inside, sizeof inside);
+    r.out_capacity = 1011 * 638;
+    ck_assert_int_eq(check(&r), 0);
+    r.params.warp = 2;
+    ck_assert_int_eq(check(&r), FILOT_EINVAL);
+    r.params.warp = 1;
+    r.params.quad[3] = NAN;
+    ck_assert_int_eq(check(&r), FILOT_EINVAL);
+    memcpy(r.params.quad, inside, sizeof inside);
+    r.params.quad[4] = 1e9f; /* bottom-right far outside the 100x50 input */
+    ck_assert_int_eq(check(&r), FILOT_EINVAL);
+}
+END_TEST
+
 START_TEST(test_refuses_bad_floats)
 {
     const float bad_scale[] = {NAN, INFINITY, -INFINITY, 0.0f, -1.0f, 3.5f, 1e30f};
@@ -268,6 +288,7 @@ int main(void)
     tcase_add_test(tc, test_refuses_bad_slot_and_generation);
     tcase_add_test(tc, test_refuses_bad_geometry);
     tcase_add_test(tc, test_refuses_bad_floats);
+    tcase_add_test(tc, test_checks_card_quad);
     suite_add_tcase(s, tc);
     TCase *reply = tcase_create("reply");
     tcase_set_timeout(reply, 30);

@@ -35,6 +35,9 @@ static struct ipc_preproc_req sample_req(void)
     r.params.sauvola_window = 31;
     r.params.sauvola_k = 0.34f;
     r.params.max_skew_deg = 10.0f;
+    r.params.warp = 1;
+    const float quad[8] = {10.5f, 20.25f, 900.f, 31.f, 880.f, 600.f, 12.f, 590.f};
+    memcpy(r.params.quad, quad, sizeof quad);
     return r;
 }
 
@@ -52,6 +55,8 @@ START_TEST(test_req_roundtrip)
     ck_assert_uint_eq(out.out_offset, in.out_offset);
     ck_assert_float_eq(out.params.scale, 1.75f);
     ck_assert_uint_eq(out.params.steps, in.params.steps);
+    ck_assert_uint_eq(out.params.warp, 1);
+    ck_assert_mem_eq(out.params.quad, in.params.quad, sizeof in.params.quad);
 }
 END_TEST
 

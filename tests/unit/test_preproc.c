@@ -370,7 +370,7 @@ START_TEST(test_steps_parse)
     ck_assert_int_eq(pp_steps_parse("auto", &s), 0);
     ck_assert_uint_ne(s, 0);
     ck_assert_uint_eq(s & ~(uint32_t)PP_STEPS_ALL, 0);
-    ck_assert_int_eq(pp_steps_parse("rescale,bgnorm,deskew,binarize", &s), 0);
+    ck_assert_int_eq(pp_steps_parse("rescale,bgnorm,deskew,binarize,card", &s), 0);
     ck_assert_uint_eq(s, PP_STEPS_ALL);
     ck_assert_int_eq(pp_steps_parse(" deskew , binarize", &s), 0);
     ck_assert_uint_eq(s, PP_STEP_DESKEW | PP_STEP_BINARIZE);
