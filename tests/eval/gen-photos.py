@@ -225,8 +225,9 @@ class Card:
             step, tilt = r.uniform(14, 30), r.uniform(-0.25, 0.25)
             for k in range(int(CARD_H / step) + 8):
                 base = (k - 4) * step
-                pts = [(x * s, (base + tilt * x + amp * math.sin(x / period * 6.28 + phase + k * 0.4))
-                        * s) for x in range(-10, CARD_W + 20, 8)]
+                wave = [base + tilt * x + amp * math.sin(x / period * 6.28 + phase + k * 0.4)
+                        for x in range(-10, CARD_W + 20, 8)]
+                pts = [(x * s, y * s) for x, y in zip(range(-10, CARD_W + 20, 8), wave)]
                 self.draw.line(pts, fill=colour, width=width)
         cx, cy, big = r.uniform(250, 650), r.uniform(250, 420), r.uniform(110, 170)
         for k in range(0, 36):
@@ -286,8 +287,8 @@ def draw_ktp(r, t, scale):
     card.guilloche((168, 198, 230), r.randint(2, 3))
     body = r.choice(list(BODY_FONTS))
     reg, bold = BODY_FONTS[body]
-    st = {"font": reg, "size": r.uniform(19, 23), "lx": r.uniform(18, 32), "cx": r.uniform(205, 225),
-          "vx": r.uniform(228, 245),
+    st = {"font": reg, "size": r.uniform(19, 23), "lx": r.uniform(18, 32),
+          "cx": r.uniform(205, 225), "vx": r.uniform(228, 245),
           "colon": r.choices(["column", "none", " : ", ": ", "  :"], [60, 10, 15, 10, 5])[0]}
     pitch = r.uniform(27, 31)
     card.text(500, 14, "PROVINSI " + t["province"], bold, 26, "ma")
@@ -492,8 +493,9 @@ def make(job):
     path = os.path.join(outdir, name + ".jpg")
     img.save(path, "JPEG", quality=q, dpi=(dpi, dpi))
     if band == "pdf":
-        subprocess.run(["img2pdf", "--nodate", "-o", os.path.join(outdir, name + ".pdf"), path],
-                       check=True)
+        # the internal engine writes no random /ID: the same bytes every run
+        subprocess.run(["img2pdf", "--nodate", "--engine", "internal", "-o",
+                        os.path.join(outdir, name + ".pdf"), path], check=True)
         os.unlink(path)
         name += ".pdf"
     else:
