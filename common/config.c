@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -58,8 +59,8 @@ static const struct var_def vars[] = {
         "anything but \"false\": workers preprocess on the CPU when the GPU server cannot"),
     VAR(K_INT, "HEALTH_PORT", "8080", health_port, 0, 65535,
         "port of GET /health and GET /metrics; 0 disables"),
-    VAR(K_STR, "OCR_HEALTH_BIND", "0.0.0.0", health_bind, 0, 0,
-        "IPv4 address the health server binds"),
+    VAR(K_STR, "OCR_HEALTH_BIND", "127.0.0.1", health_bind, 0, 0,
+        "IPv4 address the health server binds; 0.0.0.0 only where /metrics is scraped"),
     VAR(K_INT, "OCR_DRAIN_TIMEOUT_MS", "30000", drain_timeout_ms, 0, 3600000,
         "on SIGTERM, how long in-flight jobs may take to finish"),
     VAR(K_INT, "OCR_JOB_TIMEOUT_MS", "120000", job_timeout_ms, 10, 3600000,
@@ -308,6 +309,13 @@ int config_load_all(struct filot_config *cfg, struct config_errors *errs)
             /* the rest is checked against the default, never a half-parsed value */
             parse_var(&vars[i], vars[i].pub.def, cfg, err, sizeof err);
         }
+    }
+    struct in_addr bind_addr;
+    if (inet_pton(AF_INET, cfg->health_bind, &bind_addr) != 1) {
+        snprintf(err, sizeof err,
+                 "OCR_HEALTH_BIND must be an IPv4 address such as 127.0.0.1, got \"%s\"",
+                 cfg->health_bind);
+        add_error(errs, err);
     }
     if (strcmp(cfg->nvidia_visible_devices, "none") == 0)
         cfg->gpu_enabled = false;

@@ -24,7 +24,7 @@ struct filot_config {
     char nvidia_visible_devices[64]; /* NVIDIA_VISIBLE_DEVICES: "none" disables the GPU */
     /* runtime */
     int health_port;            /* HEALTH_PORT, 0 disables the HTTP server */
-    char health_bind[64];       /* OCR_HEALTH_BIND, default 0.0.0.0 */
+    char health_bind[64];       /* OCR_HEALTH_BIND, default 127.0.0.1 */
     uint32_t drain_timeout_ms;  /* OCR_DRAIN_TIMEOUT_MS */
     uint32_t job_timeout_ms;    /* OCR_JOB_TIMEOUT_MS */
     uint32_t gpu_deadline_ms;   /* OCR_GPU_DEADLINE_MS: worker waits this long for the GPU server */

@@ -42,6 +42,7 @@
 
 #include "../common/log.h"
 #include "../common/status.h"
+#include "open_beneath.h"
 
 #define KEY_MAX                    1024 /* S3's own limit, in bytes */
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
@@ -63,6 +64,7 @@ struct storage {
     long port;    /* S3: endpoint port, the scheme's default when not given */
     char *bucket; /* S3: CF_R2_BUCKET_NAME */
     char *root;   /* file: realpath() of the root directory */
+    int root_fd;  /* file: O_PATH descriptor of root; objects open beneath it */
     uint64_t max_bytes;
     CURL *curl;                     /* S3: reused between fetches */
     struct curl_slist *headers;     /* S3: x-amz-content-sha256 */
@@ -506,7 +508,11 @@ static int open_file(struct storage *st, CURLU *u)
         rc = config_error("CF_R2_ENDPOINT file:// root is not an existing directory");
     } else {
         st->root = strdup(real);
-        rc = st->root != NULL ? 0 : FILOT_ENOMEM;
+        st->root_fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (st->root == NULL)
+            rc = FILOT_ENOMEM;
+        else if (st->root_fd < 0)
+            rc = config_error("CF_R2_ENDPOINT file:// root cannot be opened");
     }
     curl_free(path);
     curl_free(host);
@@ -539,6 +545,7 @@ int storage_open(const struct storage_config *cfg, struct storage **out)
     if (st == NULL)
         return FILOT_ENOMEM;
     st->max_bytes = cfg->max_bytes;
+    st->root_fd = -1;
     st->curl = curl_easy_init();
     u = curl_url();
     if (st->curl == NULL || u == NULL) {
@@ -576,6 +583,8 @@ void storage_close(struct storage *st)
     free(st->host);
     free(st->bucket);
     free(st->root);
+    if (st->root_fd >= 0)
+        close(st->root_fd);
     free(st);
 }
 
@@ -800,45 +809,32 @@ static int fetch_s3(struct storage *st, const char *key, uint8_t **buf, size_t *
 }
 
 /*
- * Reads root/key.  realpath() resolves symlinks and the result must still be
- * below the root, so no link can lead out of it.
+ * Reads root/key, opened beneath the root's descriptor (open_beneath()):
+ * the kernel resolves the path and refuses a step out of the root, so a
+ * directory swapped for a symlink between a check and the open cannot
+ * lead outside (the realpath()-then-open race).
  */
 static int fetch_file(struct storage *st, const char *key, uint8_t **buf, size_t *len,
                       enum storage_error_kind *kind, char *err, size_t errlen)
 {
-    size_t rlen = strlen(st->root), n = rlen + strlen(key) + 2;
-    char *joined = malloc(n);
-    char real[PATH_MAX];
     uint8_t *data = NULL;
     struct stat sb;
     size_t got = 0;
-    int fd = -1, rc = FILOT_EINVAL;
+    int rc = FILOT_EINVAL;
 
     *kind = STORAGE_PERMANENT;
-    if (joined == NULL) {
-        *kind = STORAGE_TRANSIENT;
-        set_err(err, errlen, "out of memory");
-        return FILOT_ENOMEM;
-    }
-    snprintf(joined, n, "%s/%s", strcmp(st->root, "/") == 0 ? "" : st->root, key);
-    if (realpath(joined, real) == NULL) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            set_err(err, errlen, MSG_NOT_FOUND);
-        } else {
-            *kind = STORAGE_TRANSIENT;
-            set_err(err, errlen, "cannot resolve object path: %s", strerror(errno));
-            rc = FILOT_EIO;
-        }
+    int fd = open_beneath(st->root_fd, key);
+    if (fd == -ENOENT || fd == -ENOTDIR) {
+        set_err(err, errlen, MSG_NOT_FOUND);
         goto out;
     }
-    if (strcmp(st->root, "/") != 0 && (strncmp(real, st->root, rlen) != 0 || real[rlen] != '/')) {
+    if (fd == -EXDEV || fd == -ELOOP) {
         set_err(err, errlen, "object key resolves outside the storage root");
         goto out;
     }
-    fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &sb) != 0) {
         *kind = STORAGE_TRANSIENT;
-        set_err(err, errlen, "cannot open object: %s", strerror(errno));
+        set_err(err, errlen, "cannot open object: %s", strerror(fd < 0 ? -fd : errno));
         rc = FILOT_EIO;
         goto out;
     }
@@ -894,7 +890,6 @@ out:
     if (fd >= 0)
         close(fd);
     free(data);
-    free(joined);
     return rc; /* the caller logs a failure with the document's ids */
 }
 

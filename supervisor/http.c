@@ -24,8 +24,16 @@
 #include "common/log.h"
 #include "common/status.h"
 
-#define HTTP_CONNECTION_TIMEOUT_S 10
+/*
+ * Idle or hostile clients must not starve the health check (ECS kills a
+ * task whose /health stops answering): one address holds at most
+ * HTTP_PER_IP_LIMIT connections, all together HTTP_CONNECTION_LIMIT, and a
+ * connection idle for HTTP_CONNECTION_TIMEOUT_S is closed.  A health check
+ * or a scrape needs one connection for a few milliseconds.
+ */
+#define HTTP_CONNECTION_TIMEOUT_S 5
 #define HTTP_CONNECTION_LIMIT     64
+#define HTTP_PER_IP_LIMIT         8
 
 static const char JSON_TYPE[] = "application/json";
 static const char PROM_TYPE[] = "text/plain; version=0.0.4; charset=utf-8";
@@ -187,7 +195,8 @@ int http_start(const char *bind_addr, int port, struct http_server **out)
         flags, (uint16_t)port, NULL, NULL, handle_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_logger, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_LIMIT, MHD_OPTION_END);
     atomic_store(&srv->started, true);
     if (srv->daemon == NULL) {
         log_kv(LOG_ERROR, "Cannot start the HTTP server", LF_STR, "address", bind_addr, LF_INT,

@@ -39,6 +39,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c.lock_ttl_s, 600);
     ck_assert_str_eq(c.redis_url, "redis://localhost:6379");
     ck_assert_str_eq(c.buli2_url, "http://localhost:8080");
+    ck_assert_str_eq(c.health_bind, "127.0.0.1"); /* health checks are local */
     ck_assert(!c.result_pii_full);
     ck_assert(!c.decision_compat);
 }
@@ -48,14 +49,24 @@ END_TEST
 START_TEST(test_errors_name_the_variable)
 {
     static const char *const bad[][2] = {
-        {"OCR_GPU_CONCURRENCY", "abc"}, {"OCR_GPU_CONCURRENCY", "0"},
-        {"OCR_GPU_CONCURRENCY", "65"},  {"OCR_GPU_CONCURRENCY", "2x"},
-        {"HEALTH_PORT", "70000"},       {"OCR_SHM_SIZE", "lots"},
-        {"OCR_SHM_SIZE", "1"},          {"OCR_SHM_SIZE", "-2G"},
-        {"OCR_GPU_EMULATE", "yes"},     {"OCR_LOG_LEVEL", "loud"},
-        {"OCR_PREPROCESS", "sharpen"},  {"OCR_RESULT_PII", "some"},
-        {"OCR_GPU_MAX_RETRIES", "-1"},  {"OCR_GPU_POLL_INTERVAL", ""},
-        {"OCR_DECISION_POLICY", "lax"}, {"OCR_DECISION_POLICY", "STRICT"},
+        {"OCR_GPU_CONCURRENCY", "abc"},
+        {"OCR_GPU_CONCURRENCY", "0"},
+        {"OCR_GPU_CONCURRENCY", "65"},
+        {"OCR_GPU_CONCURRENCY", "2x"},
+        {"HEALTH_PORT", "70000"},
+        {"OCR_SHM_SIZE", "lots"},
+        {"OCR_SHM_SIZE", "1"},
+        {"OCR_SHM_SIZE", "-2G"},
+        {"OCR_GPU_EMULATE", "yes"},
+        {"OCR_LOG_LEVEL", "loud"},
+        {"OCR_PREPROCESS", "sharpen"},
+        {"OCR_RESULT_PII", "some"},
+        {"OCR_GPU_MAX_RETRIES", "-1"},
+        {"OCR_GPU_POLL_INTERVAL", ""},
+        {"OCR_DECISION_POLICY", "lax"},
+        {"OCR_DECISION_POLICY", "STRICT"},
+        {"OCR_HEALTH_BIND", "localhost"},
+        {"OCR_HEALTH_BIND", "::1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clear_env();

@@ -659,6 +659,56 @@ START_TEST(test_live_server)
 }
 END_TEST
 
+/*
+ * Opens n idle TCP connections from source address 127.0.0.2 to port (a
+ * client that never sends a request); the fds go into fds.  Returns how
+ * many connected.
+ */
+static int hold_idle_connections(int port, int *fds, int n)
+{
+    int held = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        ck_assert_int_ge(fd, 0);
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0};
+        src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&src, sizeof src), 0);
+        struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&dst, sizeof dst) == 0 || errno == EINPROGRESS)
+            held++;
+        fds[i] = fd;
+    }
+    return held;
+}
+
+/*
+ * 120 idle connections from another address do not starve /health: it
+ * answers within http_fetch()'s 5 s receive deadline (before the per-IP
+ * limit the idle ones held every slot until their timeout).
+ */
+START_TEST(test_idle_connections_do_not_starve_health)
+{
+    enum { IDLE = 120 };
+    int port = free_port(), fds[IDLE];
+    struct http_server *srv = NULL;
+    ck_assert_int_eq(http_start("127.0.0.1", port, &srv), 0);
+    struct sup_snapshot s;
+    fill_snapshot(&s, true, false, false);
+    http_publish(srv, &s);
+    ck_assert_int_eq(hold_idle_connections(port, fds, IDLE), IDLE);
+    usleep(200000); /* let the server thread accept what it will */
+    for (int round = 0; round < 3; round++) {
+        char *r = http_fetch(port, "GET", "/health", NULL);
+        assert_status(r, 200);
+        free(r);
+    }
+    for (int i = 0; i < IDLE; i++)
+        close(fds[i]);
+    http_stop(srv);
+}
+END_TEST
+
 START_TEST(test_port_in_use)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -727,6 +777,7 @@ static Suite *http_suite(void)
     tcase_set_timeout(live, 30);
     tcase_add_test(live, test_live_server);
     tcase_add_test(live, test_port_in_use);
+    tcase_add_test(live, test_idle_connections_do_not_starve_health);
     tcase_add_test(live, test_bad_arguments);
     suite_add_tcase(s, live);
     return s;

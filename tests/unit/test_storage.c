@@ -11,6 +11,10 @@
 #include "check_run.h"
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1019,6 +1023,84 @@ START_TEST(test_file_root)
 }
 END_TEST
 
+/* Swaps root/sw (a directory) with root/evil (a link to outside) until stopped. */
+struct swapper {
+    int root_fd;
+    atomic_bool stop;
+    long swaps;
+};
+
+static void *swap_loop(void *arg)
+{
+    struct swapper *w = arg;
+    while (!atomic_load(&w->stop)) {
+        if (syscall(SYS_renameat2, w->root_fd, "sw", w->root_fd, "evil", RENAME_EXCHANGE) == 0)
+            w->swaps++;
+    }
+    return NULL;
+}
+
+/*
+ * The realpath-then-open race: while a thread keeps exchanging a directory
+ * inside the root with a symlink to a directory outside it, thousands of
+ * fetches of sw/doc.png return the inside document or a refusal, never the
+ * outside one.
+ */
+START_TEST(test_file_root_swap_race)
+{
+    char outside[64] = "/tmp/test_storage_out.XXXXXX", p[256];
+    ck_assert_ptr_nonnull(mkdtemp(outside));
+    snprintf(p, sizeof p, "%s/doc.png", outside);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("SECRET", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/sw", file_root);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/sw/doc.png", file_root);
+    f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("inside", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/evil", file_root);
+    ck_assert_int_eq(symlink(outside, p), 0);
+
+    struct storage *st = open_file_root();
+    struct swapper w = {.root_fd = open(file_root, O_PATH | O_DIRECTORY)};
+    ck_assert_int_ge(w.root_fd, 0);
+    atomic_init(&w.stop, false);
+    pthread_t th;
+    pthread_create(&th, NULL, swap_loop, &w);
+    int inside = 0, refused = 0, leaked = 0;
+    for (int i = 0; i < 20000 && leaked == 0; i++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        enum storage_error_kind kind;
+        char err[256];
+        if (storage_fetch(st, "sw/doc.png", &buf, &len, &kind, err, sizeof err) != 0) {
+            refused++;
+            continue;
+        }
+        if (len == 6 && memcmp(buf, "SECRET", 6) == 0)
+            leaked++;
+        else
+            inside++;
+        free(buf);
+    }
+    atomic_store(&w.stop, true);
+    pthread_join(th, NULL);
+    close(w.root_fd);
+    storage_close(st);
+    snprintf(p, sizeof p, "%s/doc.png", outside);
+    unlink(p);
+    rmdir(outside);
+    printf("swap race: %ld swaps, %d inside, %d refused, %d leaked\n", w.swaps, inside, refused,
+           leaked);
+    ck_assert_int_eq(leaked, 0);
+    ck_assert_int_gt(inside, 0);
+}
+END_TEST
+
 static Suite *storage_suite(void)
 {
     Suite *s = suite_create("storage");
@@ -1053,6 +1135,7 @@ static Suite *storage_suite(void)
 
     tcase_add_checked_fixture(file, file_setup, file_teardown);
     tcase_add_loop_test(file, test_file_root, 0, sizeof(file_cases) / sizeof(file_cases[0]));
+    tcase_add_test(file, test_file_root_swap_race);
     suite_add_tcase(s, file);
     return s;
 }
