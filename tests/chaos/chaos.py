@@ -7,7 +7,8 @@ queue), PostgreSQL, moto_server in IAM-auth mode as R2 and the BULI2
 stand-in (tests/servers.sh).  N documents (KTP/NPWP cards of
 tests/gen-cards.sh, PDFs, blank cards that must be escalated, bad files) are
 uploaded, their rows inserted and their ids enqueued the way the upload API
-does.  During the chaos phase: a random worker is SIGKILLed every 1-3 s, one
+does.  During the chaos phase: a random busy worker (one holding a job) is
+SIGKILLed every 1-3 s (--kill-every), one
 whole instance is SIGKILLed once (and started again 10 s later, as ECS
 replaces a task), the GPU server (OCR_GPU_EMULATE=1) is killed four times,
 redis-server and PostgreSQL are each restarted once and BULI2 answers 500
@@ -618,7 +619,7 @@ class Chaos(threading.Thread):
         todo = [(0.10, "gpu"), (0.20, "crash"), (0.25, "buli2-down"), (0.30, "gpu"),
                 (0.45, "redis"), (0.50, "gpu"), (0.55, "buli2-up"), (0.60, "postgres"),
                 (0.70, "gpu")]
-        next_kill = time.time() + self.rnd.uniform(1, 3)
+        next_kill = time.time() + self.rnd.uniform(*args.kill_every)
         restart_b_at = None
         while not self.stop:
             done = self.progress()
@@ -633,8 +634,10 @@ class Chaos(threading.Thread):
                 b.wait_ready()
                 self.note("instance %s started again (pid %d)" % (b.name, b.proc.pid))
             if time.time() >= next_kill and done < 1.0:
-                next_kill = time.time() + self.rnd.uniform(1, 3)
-                workers = [c["pid"] for i in self.insts for c in i.children("filot-ocr-worker")]
+                next_kill = time.time() + self.rnd.uniform(*args.kill_every)
+                # a worker holding a job: its job must be recovered, not lost or doubled
+                workers = [c["pid"] for i in self.insts for c in i.children("filot-ocr-worker")
+                           if c.get("state") == "busy"]
                 workers = [p for p in workers if os.path.exists("/proc/%d" % p)]
                 if workers:
                     try:
@@ -844,8 +847,11 @@ def main():
     p.add_argument("--deadline", type=float, default=0, help="seconds per phase to terminal")
     p.add_argument("--quiesce", type=float, default=240)
     p.add_argument("--env", action="append", default=[], help="VAR=VALUE for both daemons")
+    p.add_argument("--kill-every", default="1-3", help="seconds between worker SIGKILLs, MIN-MAX")
     p.add_argument("--suite", action="store_true", help="last line in tests/run.sh form")
     args = p.parse_args()
+    lo, _, hi = args.kill_every.partition("-")
+    args.kill_every = (float(lo), float(hi or lo))
     args.bin = os.path.abspath(args.bin)
     if args.deadline <= 0:
         args.deadline = 120 + 2.0 * args.docs
