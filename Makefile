@@ -20,7 +20,8 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
-                    fonts-ocr-a fonts-urw-base35
+                    fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev python3-pil python3-numpy \
+                    fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
@@ -54,7 +55,7 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      := $(if $(SANITIZE),,$(wildcard $(CUDA_HOME)/bin/nvcc))
 ifneq ($(NVCC),)
 HAVE_CUDA := 1
-NVCCFLAGS ?= -O2 -std=c++17 -I. -Xcompiler -Wall,-Wextra,-Werror \
+NVCCFLAGS ?= -O2 -std=c++17 -I. -MD -MP -Xcompiler -Wall,-Wextra,-Werror \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
@@ -84,7 +85,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROC_SRC   := $(wildcard tests/process/test_*.c)
 PROC_BINS  := $(patsubst tests/process/%.c,$(BUILD)/tests/%,$(PROC_SRC))
 
-.PHONY: all test test-build chaos test-unit test-process test-gpu deps lint format bench eval run clean
+.PHONY: all test test-build chaos test-unit test-process test-gpu deps lint format bench eval run clean fuzz
 all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.c
@@ -135,6 +136,34 @@ $(SAN_OPTS): tests/sanitize/options.c
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_SAN) $(CFLAGS) -c $< -o $@
 endif
 
+# Fuzzing (libFuzzer, clang).  Every tests/fuzz/fuzz_<name>.c defines
+# LLVMFuzzerTestOneInput; its seed corpus (and every crash input it ever
+# found) is tests/fuzz/corpus/<name>/.  The project's sources are compiled a
+# second time with clang and sanitizers into build/fuzz/, so the gcc build
+# above is untouched.  `make fuzz` runs each target FUZZ_SECONDS; `make test`
+# runs a short smoke pass (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
+                $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(WORKER_SRC) $(filter-out gpu-server/main.c,$(wildcard gpu-server/*.c))
+FUZZ_LIB     := $(FUZZ_DIR)/libfilot-fuzz.a
+FUZZ_UTIL    := $(filter-out tests/fuzz/fuzz_%.c,$(wildcard tests/fuzz/*.c))
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_UTIL) $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
 # `make test`: install packages (scripts/deps.sh), build, run every suite:
 # Check unit and process tests, the short chaos soak, the deployment checks,
 # the format check, then the unit and process tests again built with
@@ -147,11 +176,11 @@ SAN_SUITES  := $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS) $(PROC_BINS)) \
                tests/sanitize/reports.sh
 ifeq ($(SANITIZE),)
 test: deps
-	$(MAKE) all $(UNIT_BINS) $(PROC_BINS)
+	$(MAKE) all $(UNIT_BINS) $(PROC_BINS) $(FUZZ_BINS)
 	$(MAKE) SANITIZE=$(SAN_DEFAULT) test-build
 	rm -f build-san/san-reports/*
-	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh tests/infra/run.sh \
-	    scripts/lint.sh $(SAN_SUITES)
+	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh \
+	    tests/fuzz/run.sh tests/infra/run.sh scripts/lint.sh $(SAN_SUITES)
 else
 test: deps
 	$(MAKE) test-build
@@ -188,7 +217,8 @@ chaos: all
 	FILOT_BIN_DIR=$(BIN) tests/chaos/run.sh $(CHAOS_ARGS)
 
 # Extraction accuracy: the original's raw Tesseract call vs filot-ocrd on a
-# deterministic set of generated, degraded cards (tests/eval/run.sh).
+# deterministic set of card photos drawn by tests/eval/gen-photos.py
+# (tests/eval/run.sh; table in build/eval/report.txt and latest.json).
 eval: all
 	tests/eval/run.sh
 

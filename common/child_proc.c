@@ -63,14 +63,31 @@ bool child_proc_parent_alive(int fd, int ms)
     return read(fd, &c, 1) != 0 || errno == EAGAIN;
 }
 
+int child_proc_statm(int pid, uint64_t *virt_bytes, uint64_t *rss_bytes)
+{
+    char path[48];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/statm", pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/statm");
+    FILE *f = fopen(path, "r");
+    unsigned long size = 0, rss = 0;
+    *virt_bytes = *rss_bytes = 0;
+    if (f == NULL)
+        return FILOT_EIO;
+    int n = fscanf(f, "%lu %lu", &size, &rss);
+    fclose(f);
+    if (n != 2)
+        return FILOT_EIO;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    *virt_bytes = (uint64_t)size * page;
+    *rss_bytes = (uint64_t)rss * page;
+    return 0;
+}
+
 uint64_t child_proc_rss_kb(void)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, rss = 0;
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%lu %lu", &size, &rss) != 2)
-        rss = 0;
-    fclose(f);
-    return (uint64_t)rss * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+    uint64_t virt, rss;
+    child_proc_statm(0, &virt, &rss);
+    return rss / 1024u;
 }

@@ -31,6 +31,12 @@ int child_proc_inherited(const char *name, int *out);
  */
 bool child_proc_parent_alive(int fd, int ms);
 
+/*
+ * Virtual and resident size of process pid (0: this process) from
+ * /proc/PID/statm, in bytes.  0, or FILOT_EIO (sizes 0) when unreadable.
+ */
+int child_proc_statm(int pid, uint64_t *virt_bytes, uint64_t *rss_bytes);
+
 /* Resident set size of this process, KiB (0 when unknown). */
 uint64_t child_proc_rss_kb(void);
 

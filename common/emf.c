@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "json_text.h"
 #include "status.h"
 
 /* CloudWatch StandardUnit values (the PutMetricData / EMF unit names). */
@@ -144,7 +145,8 @@ char *emf_format(const char *ns, const char *service, const struct emf_metric *m
         ok = a == 0 && b == 0;
     }
     if (ok)
-        line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+        line =
+            json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_15);
     json_decref(root);
     return line;
 }

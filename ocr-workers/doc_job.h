@@ -15,6 +15,7 @@
 #define FILOT_DOC_JOB_H
 
 #include "../common/config.h"
+#include "../ipc/job_stats.h"
 #include "db.h"
 #include "lease.h"
 #include "reading/pipeline.h"
@@ -33,10 +34,18 @@ struct job_env {
     /* called while waiting out an outage, so the worker can report it */
     void (*waiting)(void *ctx);
     void *waiting_ctx;
+    struct shm_job_stats *stats; /* the worker's row (/metrics); NULL: not counted */
 };
 
 /* Runs a claimed job to one of: completed, failed, or queued for retry. */
 void doc_job_run(struct job_env *env, const struct claim *c);
+
+/*
+ * Counts a finished pipeline result in st for /metrics: completed (with its
+ * decision, duration and preprocess) when "success" is true, else failed.
+ */
+void doc_job_count_result(struct shm_job_stats *st, enum doc_type type, const json_t *result,
+                          uint64_t duration_ms);
 
 /* Fails a job the reaper found stuck past the retry limit (now ours). */
 void doc_job_fail_stuck(struct job_env *env, const struct claim *c);

@@ -57,6 +57,9 @@ void queue_close(struct queue *q);
 int queue_ensure(struct queue *q);
 bool queue_healthy(const struct queue *q);
 
+/* Why the last connection attempt failed (e.g. "AUTH failed: WRONGPASS ..."). */
+const char *queue_last_error(const struct queue *q);
+
 /* Atomic claim.  0 claimed; FILOT_EBUSY queue empty; FILOT_EUNAVAIL Redis down. */
 int queue_claim(struct queue *q, struct claim *c);
 
@@ -94,6 +97,15 @@ int queue_enqueue(struct queue *q, const char *id, bool *added);
 int queue_publish(struct queue *q, const char *json);
 long long queue_length(struct queue *q);
 
+/* Sizes of the job structures, for /metrics; -1 where Redis did not answer. */
+struct queue_sizes {
+    long long queued;     /* LLEN of the queue */
+    long long processing; /* SCARD of the processing set */
+    long long delayed;    /* ZCARD of the delayed retries */
+    long long outbox;     /* HLEN of the BULI2 outbox */
+};
+void queue_sizes(struct queue *q, struct queue_sizes *out);
+
 /* Durable BULI2 escalations. */
 int queue_outbox_put(struct queue *q, const char *id, const char *payload_json);
 /* Takes one due escalation (leased for lease_ms); FILOT_EBUSY when none. */
@@ -102,5 +114,29 @@ int queue_outbox_done(struct queue *q, const char *id);
 int queue_outbox_defer(struct queue *q, const char *id, const char *payload_json,
                        uint32_t delay_ms);
 long long queue_outbox_length(struct queue *q);
+
+/* A claimed job as `filot-ocr status` shows it. */
+struct queue_job {
+    char id[128];
+    char owner[160];    /* "<instance>#<worker index>" ("" when unknown) */
+    long long lease_ms; /* last lease renewal, epoch ms (0 when unknown) */
+    int attempts;
+    bool stuck; /* owner gone, or lock expired and lease past OCR_GPU_STUCK_TIMEOUT */
+};
+
+/* Everything the queue holds right now, read in one step. */
+struct queue_status {
+    long long queued;        /* LLEN of the queue */
+    long long claimed;       /* processing-set size */
+    long long delayed;       /* retries waiting for their due time */
+    long long next_retry_ms; /* earliest due time of a delayed retry, epoch ms (0: none) */
+    long long outbox;        /* BULI2 escalations not yet delivered */
+    struct queue_job *jobs;  /* claimed jobs, at most max_jobs; free with queue_status_free */
+    int njobs;
+};
+
+/* Reads the queue's state; 0, FILOT_EUNAVAIL (Redis down) or FILOT_ENOMEM. */
+int queue_status_read(struct queue *q, struct queue_status *st, int max_jobs);
+void queue_status_free(struct queue_status *st);
 
 #endif

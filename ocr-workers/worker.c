@@ -18,6 +18,9 @@
 #include "reading/decode.h"
 
 #define IDLE_WAIT_MS 50
+/* The Redis sizes in /metrics are at most this old (one worker samples). */
+#define QUEUE_SAMPLE_MS       5000u
+#define QUEUE_SAMPLE_CHECK_MS 1000u
 
 static void report_deps(void *arg);
 
@@ -53,7 +56,8 @@ static int open_queue_mode(struct worker *w)
     }
     if (lease_start(&w->lease, &w->cfg, w->instance, w->index) != 0)
         return FILOT_EXIT_FAILURE;
-    w->env = (struct job_env){&w->cfg, &w->pl, w->q, w->db, w->st, &w->lease, 0, 0, report_deps, w};
+    w->env = (struct job_env){&w->cfg, &w->pl, w->q,        w->db, w->st,        &w->lease,
+                              0,       0,      report_deps, w,     &w->me->stats};
     return 0;
 }
 
@@ -98,18 +102,20 @@ int worker_init(struct worker *w)
     return 0;
 }
 
-/* Reads the file a job names and runs it through the pipeline. */
-static json_t *run_job(struct worker *w, json_t *job)
+/* Reads the file a job names and runs it through the pipeline; *type_out: its type. */
+static json_t *run_job(struct worker *w, json_t *job, enum doc_type *type_out)
 {
     uint64_t start = clock_mono_us();
     const char *path = json_string_value(json_object_get(job, "path"));
     const char *type_s = json_string_value(json_object_get(job, "documentType"));
     enum doc_type type = DOC_NONE;
+    *type_out = DOC_NONE;
     if (type_s != NULL && doc_type_parse(type_s, &type) != 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "Unknown document type: %.40s", type_s);
         return pipeline_failure(msg, DOC_NONE, start);
     }
+    *type_out = type;
     if (path == NULL)
         return pipeline_failure("job has no path", type, start);
     char err[256];
@@ -156,13 +162,17 @@ static bool step_ipc(struct worker *w, int *code)
         }
         return true;
     }
-    atomic_store(&w->me->job_started_ms, clock_mono_ms());
+    uint64_t start = clock_mono_ms();
+    atomic_store(&w->me->job_started_ms, start);
     atomic_store(&w->me->state, WS_BUSY);
     json_int_t id = json_integer_value(json_object_get(job, "id"));
-    json_t *result = run_job(w, job);
+    enum doc_type type;
+    json_t *result = run_job(w, job, &type);
     json_decref(job);
-    if (result != NULL)
+    if (result != NULL) {
+        doc_job_count_result(&w->me->stats, type, result, clock_mono_ms() - start);
         job_source_result(&w->src, id, result);
+    }
     return finish_job(w, code);
 }
 
@@ -215,6 +225,40 @@ static void emit_queue_depth(struct worker *w, uint64_t now)
     emf_emit(w->cfg.emf_namespace, EMF_SERVICE, &m, 1);
 }
 
+/* Age of the newest queue sample any worker of this instance published. */
+static uint64_t newest_sample_age(const struct worker *w, uint64_t now)
+{
+    uint32_t n = w->pool.hdr->worker_count;
+    uint64_t newest = 0;
+    for (uint32_t i = 0; i < n && i < SHM_MAX_WORKERS; i++) {
+        uint64_t at = atomic_load(&w->pool.hdr->workers[i].queue.sampled_ms);
+        if (at <= now && at > newest)
+            newest = at;
+    }
+    return now - newest;
+}
+
+/*
+ * Publishes the Redis sizes for /metrics (the supervisor never talks to
+ * Redis).  Every worker looks once a second; the one that finds the newest
+ * sample older than QUEUE_SAMPLE_MS takes a new one, so an instance asks
+ * Redis about once per QUEUE_SAMPLE_MS whichever workers are alive.
+ */
+static void sample_queue(struct worker *w, uint64_t now)
+{
+    if (now < w->next_sample_ms)
+        return;
+    w->next_sample_ms = now + QUEUE_SAMPLE_CHECK_MS;
+    if (newest_sample_age(w, now) < QUEUE_SAMPLE_MS)
+        return;
+    struct queue_sizes z;
+    queue_sizes(w->q, &z);
+    if (z.queued < 0 || z.processing < 0 || z.delayed < 0 || z.outbox < 0)
+        return;
+    job_queue_sample_store(&w->me->queue, clock_mono_ms(), z.queued, z.processing, z.delayed,
+                           z.outbox);
+}
+
 /* queue mode: housekeeping, then claim and run one document. */
 static bool step_queue(struct worker *w, int *code)
 {
@@ -222,6 +266,7 @@ static bool step_queue(struct worker *w, int *code)
     reap(w, now);
     doc_job_deliver_escalations(&w->env, 4);
     emit_queue_depth(w, now);
+    sample_queue(w, now);
     struct claim c;
     int rc = queue_claim(w->q, &c);
     db_ensure(w->db); /* keeps the connection (and /health's view of it) current */

@@ -36,6 +36,7 @@ struct worker {
     struct job_env env;
     uint64_t next_reap_ms;
     uint64_t next_metrics_ms;
+    uint64_t next_sample_ms; /* next look at the queue sample (sample_queue) */
     bool reaped_once;
 };
 

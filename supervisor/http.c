@@ -1,6 +1,7 @@
 /*
  * http.c - the HTTP server: libmicrohttpd with one internal polling thread,
- * serving GET/HEAD /health and /metrics from the last published snapshot.
+ * serving GET/HEAD /health, /ready and /metrics from the last published
+ * snapshot.
  *
  * The supervisor's main loop calls http_publish(); handlers take a copy of
  * the snapshot under the mutex and render from the copy, so the lock is
@@ -117,8 +118,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
     struct http_server *srv = cls;
 
     int is_health = strcmp(url, "/health") == 0;
+    int is_ready = strcmp(url, "/ready") == 0;
     int is_metrics = strcmp(url, "/metrics") == 0;
-    if (!is_health && !is_metrics)
+    if (!is_health && !is_ready && !is_metrics)
         return send_error(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
@@ -128,9 +130,9 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
         return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, JSON_TYPE);
     snapshot_copy(srv, snap);
     enum MHD_Result ret;
-    if (is_health) {
+    if (is_health || is_ready) {
         int code;
-        char *text = http_render_health(snap, &code);
+        char *text = is_health ? http_render_health(snap, &code) : http_render_ready(snap, &code);
         ret = send_text(conn, (unsigned int)code, text, JSON_TYPE);
     } else {
         ret = send_text(conn, MHD_HTTP_OK, http_render_metrics(snap), PROM_TYPE);

@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ipc/job_stats.h"
+#include "supervisor/job_metrics.h"
+#include "supervisor/proc_metrics.h"
+
 #define SUP_MAX_CHILDREN 66 /* 64 workers + gpu server + spare */
 
 struct sup_child_view {
@@ -25,6 +29,19 @@ struct sup_child_view {
     uint64_t busy_ms;     /* how long the current job has run, 0 when idle */
     int last_exit_code;   /* -1 if none or killed by a signal */
     int last_exit_signal; /* 0 if none */
+    uint64_t rss_bytes;   /* resident memory (kernel's view), 0 when not running */
+};
+
+/* Exclusive states of a worker slot (each worker is in exactly one). */
+enum sup_worker_state {
+    SW_STARTING = 0,
+    SW_IDLE,
+    SW_BUSY,
+    SW_BACKOFF,
+    SW_STOPPING,
+    SW_STOPPED,
+    SW_FAILED,
+    SW_STATES
 };
 
 struct sup_snapshot {
@@ -52,6 +69,15 @@ struct sup_snapshot {
     uint32_t slots_in_use;
     uint64_t shm_bytes;
     uint64_t rss_kb; /* supervisor's own RSS */
+    /* readiness (/ready): can this instance take work now? */
+    bool queue_mode;         /* jobs come from Redis (not filot-ocr's channel) */
+    bool accepting;          /* workers ready, dependencies up, not draining */
+    char not_accepting[160]; /* why not, "" when accepting */
+    int workers_by_state[SW_STATES];
+    struct job_totals jobs;         /* summed over every worker incarnation */
+    uint64_t counter_rejects_total; /* implausible shared-memory readings ignored */
+    struct job_queue_gauges queue;  /* Redis sizes as a worker sampled them */
+    struct proc_figures proc;       /* the supervisor process */
     int nchildren;
     struct sup_child_view children[SUP_MAX_CHILDREN];
 };
@@ -69,6 +95,7 @@ void http_stop(struct http_server *srv);
 
 /* Renderers, exposed for tests.  Return malloc'd text (caller frees) or NULL. */
 char *http_render_health(const struct sup_snapshot *snap, int *status);
+char *http_render_ready(const struct sup_snapshot *snap, int *status);
 char *http_render_metrics(const struct sup_snapshot *snap);
 
 #endif

@@ -7,6 +7,12 @@
  * The HTTP status is the contract with ECS (`curl -f .../health`): 200 when
  * the service can do work (snap->ready, degraded or not), 503 otherwise.
  * Draining always counts as not ready, even if a snapshot claims both.
+ *
+ * GET /ready is the readiness probe beside it (Kubernetes style): 200 only
+ * while this instance can take work - workers ready, not draining and, in
+ * queue mode, Redis and PostgreSQL reachable as the workers report them -
+ * else 503 with the reason.  /health stays the liveness check ECS and the
+ * image use, so a database outage does not make ECS replace healthy tasks.
  */
 #include "supervisor/http.h"
 
@@ -14,6 +20,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/log.h"
 
 #define HTTP_OK          200
@@ -143,6 +150,16 @@ static json_t *health_json(const struct sup_snapshot *snap)
     return o;
 }
 
+/* Serialises doc (taken) with our real-number format; NULL when out of memory. */
+static char *dump_json(json_t *doc, const char *what)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_15) : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        log_kv(LOG_ERROR, "Out of memory rendering an HTTP answer", LF_STR, "path", what, LF_END);
+    return text;
+}
+
 /*
  * Renders the /health body and sets *status to 200 (ready) or 503.  Returns
  * malloc'd JSON text the caller frees, or NULL when memory ran out (then
@@ -150,18 +167,32 @@ static json_t *health_json(const struct sup_snapshot *snap)
  */
 char *http_render_health(const struct sup_snapshot *snap, int *status)
 {
-    *status = can_work(snap) ? HTTP_OK : HTTP_UNAVAILABLE;
-    json_t *doc = health_json(snap);
-    if (doc == NULL) {
-        *status = HTTP_UNAVAILABLE;
-        log_msg(LOG_ERROR, "Out of memory rendering /health");
-        return NULL;
+    char *text = dump_json(health_json(snap), "/health");
+    *status = text != NULL && can_work(snap) ? HTTP_OK : HTTP_UNAVAILABLE;
+    return text;
+}
+
+/*
+ * Renders the /ready body: {"ready":bool, "reason":"..." (when not),
+ * "draining", "workers":{"ready","total"}, "dependencies":{...}}.  *status
+ * is 200 only when snap->accepting (and not draining); NULL when out of
+ * memory (then 503).
+ */
+char *http_render_ready(const struct sup_snapshot *snap, int *status)
+{
+    bool ready = snap->accepting && !snap->draining;
+    json_t *o = json_pack("{s:b, s:b, s:{s:i, s:i}, s:{s:o, s:o}}", "ready", ready, "draining",
+                          snap->draining, "workers", "ready", snap->workers_ready, "total",
+                          snap->workers_total, "dependencies", "redis",
+                          field_string(snap->redis_state, sizeof snap->redis_state, 0), "postgres",
+                          field_string(snap->postgres_state, sizeof snap->postgres_state, 0));
+    if (o != NULL && !ready) {
+        const char *why = snap->draining ? "draining" : snap->not_accepting;
+        json_object_set_new(o, "reason",
+                            why[0] ? field_string(why, sizeof snap->not_accepting, 0)
+                                   : json_string("supervisor starting"));
     }
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (text == NULL) {
-        *status = HTTP_UNAVAILABLE;
-        log_msg(LOG_ERROR, "Out of memory rendering /health");
-    }
+    char *text = dump_json(o, "/ready");
+    *status = text != NULL && ready ? HTTP_OK : HTTP_UNAVAILABLE;
     return text;
 }

@@ -3,8 +3,11 @@
  * format 0.0.4, written by hand (Debian has no C client library).
  *
  * Every family gets HELP and TYPE lines, counters end in _total, names
- * start with filot_ocrd_ and use base units, so `promtool check metrics`
- * reports no lint problems.
+ * start with filot_ocrd_ (or process_ for the standard process figures) and
+ * use base units, so `promtool check metrics` reports no lint problems.
+ * Job figures are the supervisor's bounded sums of what workers report
+ * (job_metrics.c), so they survive worker restarts and never go backwards.
+ * Seconds derived from milliseconds print as exact decimals, not floats.
  */
 #include "supervisor/http.h"
 
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "ipc/job_stats.h"
 
 #define PROM_PROGRAMS_MAX (SUP_MAX_CHILDREN + 2)
 
@@ -70,6 +74,25 @@ static void pb_u64(struct prom_buf *b, const char *name, uint64_t value)
     pb_printf(b, "%s %" PRIu64 "\n", name, value);
 }
 
+/* Writes name{labels} with milliseconds as exact decimal seconds (1491 -> 1.491). */
+static void pb_ms_as_seconds(struct prom_buf *b, const char *name, const char *labels, uint64_t ms)
+{
+    pb_printf(b, "%s%s %" PRIu64 ".%03u\n", name, labels, ms / 1000u, (unsigned)(ms % 1000u));
+}
+
+/* A bucket bound in ms as the shortest decimal number of seconds ("0.25", "8"). */
+static void bound_text(uint32_t ms, char *out, size_t len)
+{
+    if (ms % 1000u == 0) {
+        snprintf(out, len, "%u", ms / 1000u);
+        return;
+    }
+    snprintf(out, len, "%u.%03u", ms / 1000u, ms % 1000u);
+    size_t n = strlen(out);
+    while (n > 0 && out[n - 1] == '0')
+        out[--n] = '\0';
+}
+
 /*
  * Copies a label value out of a fixed-size field (maybe unterminated),
  * escaping backslash, double quote and newline as the format requires.
@@ -97,24 +120,30 @@ static void render_state(struct prom_buf *b, const struct sup_snapshot *snap)
 {
     pb_family(b, "filot_ocrd_up", "gauge", "1 while the supervisor answers.");
     pb_u64(b, "filot_ocrd_up", 1);
-    pb_family(b, "filot_ocrd_ready", "gauge", "1 when at least one worker can take a job.");
-    pb_u64(b, "filot_ocrd_ready", snap->ready && !snap->draining);
+    pb_family(b, "filot_ocrd_ready", "gauge",
+              "1 when this instance can take work (GET /ready answers 200).");
+    pb_u64(b, "filot_ocrd_ready", snap->accepting && !snap->draining);
     pb_family(b, "filot_ocrd_draining", "gauge", "1 after SIGTERM, while jobs finish.");
     pb_u64(b, "filot_ocrd_draining", snap->draining);
     pb_family(b, "filot_ocrd_degraded", "gauge",
               "1 when a child is crash-looping or failed permanently.");
     pb_u64(b, "filot_ocrd_degraded", snap->degraded);
     pb_family(b, "filot_ocrd_uptime_seconds", "gauge", "Seconds since the supervisor started.");
-    pb_printf(b, "filot_ocrd_uptime_seconds %.3f\n", (double)snap->uptime_ms / 1000.0);
+    pb_ms_as_seconds(b, "filot_ocrd_uptime_seconds", "", snap->uptime_ms);
+    pb_family(b, "filot_ocrd_build_info", "gauge", "Always 1; the version label names the build.");
+    pb_printf(b, "filot_ocrd_build_info{version=\"%s\"} 1\n", FILOT_VERSION);
 }
 
 /* Worker pool and GPU server gauges. */
 static void render_pool(struct prom_buf *b, const struct sup_snapshot *snap)
 {
+    static const char *const state_names[SW_STATES] = {"starting", "idle",    "busy",  "backoff",
+                                                       "stopping", "stopped", "failed"};
     pb_family(b, "filot_ocrd_workers", "gauge",
-              "OCR workers by state (ready counts idle and busy workers).");
-    pb_printf(b, "filot_ocrd_workers{state=\"ready\"} %d\n", snap->workers_ready);
-    pb_printf(b, "filot_ocrd_workers{state=\"busy\"} %d\n", snap->workers_busy);
+              "OCR workers by state; each worker is in exactly one state.");
+    for (int i = 0; i < SW_STATES; i++)
+        pb_printf(b, "filot_ocrd_workers{state=\"%s\"} %d\n", state_names[i],
+                  snap->workers_by_state[i]);
     pb_family(b, "filot_ocrd_workers_configured", "gauge", "OCR worker slots configured.");
     pb_printf(b, "filot_ocrd_workers_configured %d\n", snap->workers_total);
     int gpu_ready = strncmp(snap->gpu_state, "ready", sizeof snap->gpu_state) == 0;
@@ -180,14 +209,9 @@ static void render_counters(struct prom_buf *b, const struct sup_snapshot *snap)
               "Workers replaced after their job count or RSS limit.");
     pb_u64(b, "filot_ocrd_worker_recycles_total", snap->recycles_total);
 
-    uint64_t pre = snap->gpu_jobs_total + snap->cpu_jobs_total;
-    uint64_t none = snap->jobs_total > pre ? snap->jobs_total - pre : 0;
-    pb_family(b, "filot_ocrd_jobs_total", "counter",
-              "Jobs finished, by where they were preprocessed (none: not preprocessed).");
-    pb_printf(b, "filot_ocrd_jobs_total{preprocess=\"gpu\"} %" PRIu64 "\n", snap->gpu_jobs_total);
-    pb_printf(b, "filot_ocrd_jobs_total{preprocess=\"cpu\"} %" PRIu64 "\n", snap->cpu_jobs_total);
-    pb_printf(b, "filot_ocrd_jobs_total{preprocess=\"none\"} %" PRIu64 "\n", none);
-
+    pb_family(b, "filot_ocrd_worker_reports_rejected_total", "counter",
+              "Implausible job counts read from shared memory and ignored.");
+    pb_u64(b, "filot_ocrd_worker_reports_rejected_total", snap->counter_rejects_total);
     pb_family(b, "filot_ocrd_ipc_listener_resets_total", "counter",
               "Times the nng IPC listener was re-created.");
     pb_u64(b, "filot_ocrd_ipc_listener_resets_total", snap->listener_resets_total);
@@ -207,18 +231,121 @@ static void render_memory(struct prom_buf *b, const struct sup_snapshot *snap)
     pb_u64(b, "filot_ocrd_supervisor_rss_bytes", snap->rss_kb * 1024u);
 }
 
-/* Per-child counters, labelled by program and index. */
+/*
+ * Jobs by how they ended, and completed documents by decision.  A job that
+ * fails before preprocessing counts as failed; where its pages were
+ * preprocessed is a label of the duration histogram, not of this count.
+ */
+static void render_jobs(struct prom_buf *b, const struct sup_snapshot *snap)
+{
+    pb_family(b, "filot_ocrd_jobs_total", "counter",
+              "Job attempts by outcome: completed, failed (final), retried (back to the queue), "
+              "duplicate (already completed, dropped).");
+    for (int i = 0; i < JOB_OUTCOMES; i++)
+        pb_printf(b, "filot_ocrd_jobs_total{outcome=\"%s\"} %" PRIu64 "\n", job_outcome_names[i],
+                  snap->jobs.outcomes[i]);
+    pb_family(b, "filot_ocrd_job_decisions_total", "counter",
+              "Completed KTP/NPWP documents by decision.");
+    for (int i = 0; i < JOB_DECISIONS; i++)
+        pb_printf(b, "filot_ocrd_job_decisions_total{decision=\"%s\"} %" PRIu64 "\n",
+                  job_decision_names[i], snap->jobs.decisions[i]);
+}
+
+/* Duration of completed jobs, by document type and preprocessing device. */
+static void render_duration(struct prom_buf *b, const struct sup_snapshot *snap)
+{
+    static const char name[] = "filot_ocrd_job_duration_seconds";
+    pb_family(b, name, "histogram",
+              "Time from claim to result of completed jobs, by document type and preprocess.");
+    for (int t = 0; t < JOB_DOC_TYPES; t++)
+        for (int p = 0; p < JOB_PREPROCESS; p++) {
+            char labels[96];
+            snprintf(labels, sizeof labels, "document_type=\"%s\",preprocess=\"%s\"",
+                     job_doc_type_names[t], job_preprocess_names[p]);
+            uint64_t cumulative = 0;
+            for (int i = 0; i < JOB_DURATION_BUCKETS; i++) {
+                char le[16] = "+Inf";
+                if (i < JOB_DURATION_BOUNDS)
+                    bound_text(job_duration_bounds_ms[i], le, sizeof le);
+                cumulative += snap->jobs.duration_buckets[t][p][i];
+                pb_printf(b, "%s_bucket{%s,le=\"%s\"} %" PRIu64 "\n", name, labels, le, cumulative);
+            }
+            char braced[sizeof labels + 2];
+            snprintf(braced, sizeof braced, "{%s}", labels);
+            pb_printf(b, "%s_sum", name);
+            pb_ms_as_seconds(b, "", braced, snap->jobs.duration_sum_ms[t][p]);
+            pb_printf(b, "%s_count%s %" PRIu64 "\n", name, braced, cumulative);
+        }
+}
+
+/* Redis sizes a worker sampled; absent while no fresh sample exists. */
+static void render_queue(struct prom_buf *b, const struct sup_snapshot *snap)
+{
+    if (!snap->queue.known)
+        return;
+    const struct {
+        const char *name, *help;
+        int64_t value;
+    } g[] = {
+        {"filot_ocrd_queue_depth", "Documents waiting in the Redis queue list.",
+         snap->queue.queued},
+        {"filot_ocrd_queue_processing", "Documents in the Redis processing set (claimed).",
+         snap->queue.processing},
+        {"filot_ocrd_queue_delayed", "Documents waiting out a retry delay.", snap->queue.delayed},
+        {"filot_ocrd_buli2_outbox_pending", "BULI2 escalations not yet delivered.",
+         snap->queue.outbox},
+    };
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+        pb_family(b, g[i].name, "gauge", g[i].help);
+        pb_printf(b, "%s %" PRId64 "\n", g[i].name, g[i].value);
+    }
+    pb_family(b, "filot_ocrd_queue_sample_age_seconds", "gauge",
+              "Age of the Redis sizes above (sampled by a worker every few seconds).");
+    pb_ms_as_seconds(b, "filot_ocrd_queue_sample_age_seconds", "", snap->queue.age_ms);
+}
+
+/* The standard process_* figures of the supervisor itself. */
+static void render_process(struct prom_buf *b, const struct sup_snapshot *snap)
+{
+    const struct proc_figures *f = &snap->proc;
+    pb_family(b, "process_cpu_seconds_total", "counter",
+              "Total user and system CPU time spent in seconds.");
+    pb_printf(b, "process_cpu_seconds_total %.6f\n", f->cpu_seconds);
+    pb_family(b, "process_start_time_seconds", "gauge",
+              "Start time of the process since unix epoch in seconds.");
+    pb_printf(b, "process_start_time_seconds %.3f\n", f->start_time_seconds);
+    pb_family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    pb_u64(b, "process_resident_memory_bytes", f->rss_bytes);
+    pb_family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    pb_u64(b, "process_virtual_memory_bytes", f->virtual_bytes);
+    pb_family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+    pb_u64(b, "process_open_fds", f->open_fds);
+    if (f->max_fds > 0) {
+        pb_family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        pb_u64(b, "process_max_fds", f->max_fds);
+    }
+}
+
+/* Resident memory of each running child, by role (and worker index). */
 static void render_children(struct prom_buf *b, const struct sup_snapshot *snap)
 {
-    pb_family(b, "filot_ocrd_child_jobs_done_total", "counter",
-              "Jobs finished by a child slot over all its incarnations.");
+    pb_family(b, "filot_ocrd_child_resident_memory_bytes", "gauge",
+              "Resident memory of a running child process (the GPU server or a worker).");
     int n = snap->nchildren < SUP_MAX_CHILDREN ? snap->nchildren : SUP_MAX_CHILDREN;
     for (int i = 0; i < n; i++) {
         const struct sup_child_view *c = &snap->children[i];
-        char esc[2 * sizeof c->program + 1];
-        label_escape(c->program, sizeof c->program, esc, sizeof esc);
-        pb_printf(b, "filot_ocrd_child_jobs_done_total{program=\"%s\",index=\"%d\"} %" PRIu64 "\n",
-                  esc, c->index, c->jobs_done);
+        if (c->pid <= 0 || c->rss_bytes == 0)
+            continue;
+        if (c->index < 0)
+            pb_printf(b,
+                      "filot_ocrd_child_resident_memory_bytes{role=\"gpu_server\"} "
+                      "%" PRIu64 "\n",
+                      c->rss_bytes);
+        else
+            pb_printf(b,
+                      "filot_ocrd_child_resident_memory_bytes{role=\"worker\",worker=\"%d\"} "
+                      "%" PRIu64 "\n",
+                      c->index, c->rss_bytes);
     }
 }
 
@@ -236,7 +363,11 @@ char *http_render_metrics(const struct sup_snapshot *snap)
     render_pool(&b, snap);
     render_restarts(&b, snap);
     render_counters(&b, snap);
+    render_jobs(&b, snap);
+    render_duration(&b, snap);
+    render_queue(&b, snap);
     render_memory(&b, snap);
+    render_process(&b, snap);
     render_children(&b, snap);
     if (b.failed) {
         free(b.text);

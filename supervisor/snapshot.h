@@ -11,6 +11,12 @@
 
 struct supervisor;
 
+/*
+ * Once per tick, before snapshot_build(): adds the workers' new job counts
+ * to the totals and refreshes the process figures (once a second).
+ */
+void snapshot_collect(struct supervisor *s, uint64_t now);
+
 void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapshot *snap);
 
 #endif

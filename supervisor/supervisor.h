@@ -17,6 +17,8 @@
 #include "../ipc/shm_pool.h"
 #include "child.h"
 #include "http.h"
+#include "job_metrics.h"
+#include "proc_metrics.h"
 
 struct supervisor {
     struct filot_config cfg;
@@ -44,6 +46,10 @@ struct supervisor {
     uint64_t timeouts_total;
     uint64_t recycles_total;
     char last_status_line[128];
+    struct job_metrics jobs;                 /* the workers' job counts, summed */
+    struct proc_figures proc;                /* our own process figures */
+    uint64_t child_rss[SHM_MAX_WORKERS + 1]; /* [0] gpu server, [1 + i] worker i */
+    uint64_t next_proc_sample_ms;
 };
 
 /* Start-up: everything before the first spawn.  Returns 0 or an exit code. */

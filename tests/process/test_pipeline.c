@@ -8,7 +8,9 @@
  * messages, BULI2 escalations, Redis keys, throughput), the original API's
  * way of enqueueing, a worker SIGKILLed mid-job, Redis and PostgreSQL
  * stopped and restarted mid-run, BULI2 failing then recovering, bad input,
- * retries that really run, and two instances on one queue.
+ * retries that really run, and two instances on one queue.  The real
+ * messages and result_json rows are checked against doc/schema, /metrics
+ * against what the case did and against Redis, /ready against outages.
  *
  * Run from the repository root.  Every case starts its own filot-ocrd and
  * stops it by pid; the unchecked per-case setup (in the runner process)
@@ -23,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <uuid/uuid.h>
 
+#include "metrics_util.h"
 #include "pipeline_util.h"
 #include "proc_util.h"
 
@@ -538,7 +542,10 @@ static void assert_original_success(const json_t *m, const char *doc)
     json_int_t score = json_integer_value(json_object_get(m, "score"));
     ck_assert(json_is_integer(json_object_get(m, "score")));
     ck_assert(score >= 0 && score <= 100);
-    bool approve = score >= 75;
+    /* strict policy (default): approved only at score >= 75 and with no review reason */
+    json_t *reasons = json_object_get(m, "reviewReasons");
+    ck_assert(json_is_array(reasons));
+    bool approve = score >= 75 && json_array_size(reasons) == 0;
     ck_assert_str_eq(pu_str(m, "decision"), approve ? "auto_approve" : "needs_review");
     ck_assert_str_eq(pu_str(m, "outcome"), approve ? "auto_approved" : "pending_manual_review");
     ck_assert(json_is_true(json_object_get(m, "gpuProcessed")));
@@ -708,6 +715,128 @@ static void assert_escalations(const json_t *rows, int *pending)
     json_decref(stats);
 }
 
+/* ---- contracts: JSON Schemas, /metrics, /ready ----------------------------------- */
+
+/* The published messages and the rows' result_json against doc/schema. */
+static void assert_schemas(const json_t *msgs, const json_t *rows, const char *tag)
+{
+    char path[128];
+    scratch(path, sizeof path, tag, ".messages.jsonl");
+    ck_assert_msg(mu_schema_check("ocr-message.schema.json", msgs, path) == 0,
+                  "messages in %s break doc/schema/ocr-message.schema.json", path);
+    json_t *results = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        json_t *r = json_object_get(row, "result");
+        if (json_is_object(r))
+            json_array_append(results, r);
+    }
+    scratch(path, sizeof path, tag, ".results.jsonl");
+    ck_assert_msg(mu_schema_check("ocr-result.schema.json", results, path) == 0,
+                  "result_json rows in %s break doc/schema/ocr-result.schema.json", path);
+    json_decref(results);
+}
+
+/* GET /metrics (200, promtool clean); the malloc'd text. */
+static char *scrape(const struct daemon *d, const char *tag)
+{
+    char *text = NULL, path[128];
+    ck_assert_int_eq(pu_http_get(d->port, "/metrics", &text), 200);
+    scratch(path, sizeof path, tag, ".metrics");
+    ck_assert_msg(mu_promtool(text, path) == 0, "promtool check metrics failed on %s", path);
+    return text;
+}
+
+/* Polls /metrics until completed jobs reach want (workers count right after publishing). */
+static char *scrape_completed(const struct daemon *d, const char *tag, int want)
+{
+    uint64_t deadline = pu_now_ms() + 15000u;
+    for (;;) {
+        char *text = scrape(d, tag);
+        if (mu_metric(text, "filot_ocrd_jobs_total{outcome=\"completed\"}") >= want ||
+            pu_now_ms() >= deadline)
+            return text;
+        free(text);
+        pu_sleep_ms(100);
+    }
+}
+
+/*
+ * The job figures of /metrics equal what the case saw: every completed
+ * document once in the histogram and in jobs_total, decisions as published.
+ */
+static void assert_job_metrics(const struct daemon *d, int completed, int approved, int failed)
+{
+    char *text = scrape_completed(d, "metrics", completed);
+    double hist = mu_metric_sum(text, "filot_ocrd_job_duration_seconds_count{");
+    double done = mu_metric(text, "filot_ocrd_jobs_total{outcome=\"completed\"}");
+    ck_assert_msg(hist == completed && done == completed,
+                  "histogram count %.0f, completed %.0f, want %d", hist, done, completed);
+    ck_assert_int_eq((int)mu_metric(text, "filot_ocrd_jobs_total{outcome=\"failed\"}"), failed);
+    ck_assert_int_eq(
+        (int)mu_metric(text, "filot_ocrd_job_decisions_total{decision=\"auto_approved\"}"),
+        approved);
+    ck_assert_int_eq(
+        (int)mu_metric(text, "filot_ocrd_job_decisions_total{decision=\"needs_review\"}"),
+        completed - approved);
+    ck_assert_int_eq((int)mu_metric_sum(text, "filot_ocrd_workers{"), 2);
+    ck_assert(mu_metric(text, "filot_ocrd_build_info{version=\"" FILOT_VERSION "\"}") == 1);
+    ck_assert(mu_metric(text, "process_resident_memory_bytes") > 0);
+    note("metrics: histogram count %.0f = jobs completed %.0f = documents %d; %d auto_approved",
+         hist, done, completed, approved);
+    free(text);
+}
+
+/*
+ * The Redis gauges equal LLEN/SCARD/ZCARD/HLEN of the real keys.  Probes
+ * not due for a day make the delayed set and the outbox non-empty; they are
+ * removed again.
+ */
+static void assert_queue_gauges(const struct daemon *d, int redis_port)
+{
+    redisContext *r = pl_redis_connect(redis_port);
+    ck_assert_ptr_nonnull(r);
+    long long later = (long long)time(NULL) * 1000 + 86400000LL;
+    ck_assert_int_eq(pl_redis_int(r, "ZADD %s %lld metrics-probe-1 %lld metrics-probe-2", K_DELAYED,
+                                  later, later),
+                     2);
+    ck_assert_int_eq(pl_redis_int(r, "HSET %s metrics-probe-3 {}", K_OUTBOX), 1);
+    ck_assert_int_eq(pl_redis_int(r, "ZADD filot:ocr:gpu:buli2:due %lld metrics-probe-3", later),
+                     1);
+    long long want[4] = {0};
+    double got[4] = {0};
+    static const char *const names[4] = {"filot_ocrd_queue_depth", "filot_ocrd_queue_processing",
+                                         "filot_ocrd_queue_delayed",
+                                         "filot_ocrd_buli2_outbox_pending"};
+    uint64_t deadline = pu_now_ms() + 20000u;
+    bool same = false;
+    while (!same && pu_now_ms() < deadline) {
+        want[0] = pl_redis_int(r, "LLEN %s", K_QUEUE);
+        want[1] = pl_redis_int(r, "SCARD %s", K_PROCESSING);
+        want[2] = pl_redis_int(r, "ZCARD %s", K_DELAYED);
+        want[3] = pl_redis_int(r, "HLEN %s", K_OUTBOX);
+        char *text = scrape(d, "gauges");
+        same = true;
+        for (int i = 0; i < 4; i++) {
+            got[i] = mu_metric(text, names[i]);
+            same &= got[i] == (double)want[i];
+        }
+        free(text);
+        if (!same)
+            pu_sleep_ms(250);
+    }
+    ck_assert_msg(same, "gauges %.0f/%.0f/%.0f/%.0f, Redis %lld/%lld/%lld/%lld", got[0], got[1],
+                  got[2], got[3], want[0], want[1], want[2], want[3]);
+    note("metrics: queue/processing/delayed/outbox gauges = Redis %lld/%lld/%lld/%lld", want[0],
+         want[1], want[2], want[3]);
+    pl_redis_int(r, "ZREM %s metrics-probe-1 metrics-probe-2", K_DELAYED);
+    pl_redis_int(r, "HDEL %s metrics-probe-3", K_OUTBOX);
+    pl_redis_int(r, "ZREM filot:ocr:gpu:buli2:due metrics-probe-3");
+    redisFree(r);
+}
+
 /* ---- the cases ---------------------------------------------------------------- */
 
 /* The card's key field, as the row's result_json has it, equals the truth. */
@@ -774,6 +903,9 @@ START_TEST(test_end_to_end)
     ck_assert_int_ge(pending, 1);
     ck_assert_int_ge(truth, NCARDS - 1);
     assert_redis_clean(srv.redis_port, &ds);
+    assert_schemas(msgs, rows, "e2e");
+    assert_job_metrics(&d, ds.n, approved, 0);
+    assert_queue_gauges(&d, srv.redis_port);
     note("end to end: %d documents (%d cards, 1 PDF, 1 blank) in %.2f s = %.2f documents/s "
          "with 2 workers (enqueue to last completion)",
          ds.n, NCARDS, secs, ds.n / secs);
@@ -943,16 +1075,31 @@ static void assert_all_completed(struct docs *ds, int redis_port)
     assert_redis_clean(redis_port, ds);
 }
 
-/* Polls /health for dependency dep while pred_arg's wait runs; true once seen "down". */
+/*
+ * Polls /health for dependency dep for ms; true once seen "down".  While it
+ * is down, /health must stay 200 (liveness) and /ready answer 503 naming it.
+ */
 static bool health_shows_down(const struct daemon *d, const char *dep, unsigned ms)
 {
     uint64_t deadline = pu_now_ms() + ms;
-    bool seen = false;
+    bool seen = false, ready_checked = false;
     while (pu_now_ms() < deadline) {
-        json_t *h = pu_health(d->port, NULL);
-        if (strcmp(pu_str(json_object_get(h, "dependencies"), dep), "down") == 0)
-            seen = true;
+        int code = 0;
+        json_t *h = pu_health(d->port, &code);
+        bool down = strcmp(pu_str(json_object_get(h, "dependencies"), dep), "down") == 0;
         json_decref(h);
+        char *body = NULL;
+        int rcode = down ? pu_http_get(d->port, "/ready", &body) : 0;
+        if (down && !ready_checked) {
+            ck_assert_msg(code == 200, "/health %d while %s is down (liveness must stay 200)", code,
+                          dep);
+            ck_assert_msg(rcode == 503 && body != NULL && strstr(body, dep) != NULL,
+                          "/ready %d \"%s\" while %s is down", rcode, body ? body : "", dep);
+            note("%s down: /health 200, /ready 503 %s", dep, body);
+            ready_checked = true;
+        }
+        free(body);
+        seen |= down;
         pu_sleep_ms(50);
     }
     return seen;
@@ -1255,6 +1402,7 @@ START_TEST(test_bad_input)
         ck_assert_int_eq(pu_int(pu_health_child(h, "filot-ocr-worker", i), "restarts", -1), 0);
     json_decref(h);
     assert_redis_clean(srv.redis_port, &all);
+    assert_schemas(msgs, rows, "bad");
     note("bad input: %zu bad documents failed at once with their errors; the good one enqueued "
          "after them completed",
          nbad);

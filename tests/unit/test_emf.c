@@ -106,6 +106,18 @@ START_TEST(test_exact_text)
 }
 END_TEST
 
+/* Microseconds / 1000.0 printed as 1491.2349999999999 before JSON_REAL_15. */
+START_TEST(test_no_float_noise)
+{
+    const struct emf_metric m[] = {
+        {EMF_PROCESSING_TIME_MS, EMF_UNIT_MILLISECONDS, (double)1491235 / 1000.0}};
+    char *line = emf_format("FiLot/OCR", EMF_SERVICE, m, 1, 1000);
+    ck_assert_ptr_nonnull(line);
+    ck_assert_msg(strstr(line, "\"ProcessingTimeMs\":1491.235}") != NULL, "%s", line);
+    free(line);
+}
+END_TEST
+
 START_TEST(test_null_unit_is_none)
 {
     const struct emf_metric m[] = {{"Ratio", NULL, 0.25}};
@@ -225,6 +237,7 @@ static Suite *emf_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_structure);
     tcase_add_test(tc, test_exact_text);
+    tcase_add_test(tc, test_no_float_noise);
     tcase_add_test(tc, test_null_unit_is_none);
     tcase_add_test(tc, test_invalid_arguments);
     tcase_add_test(tc, test_units);

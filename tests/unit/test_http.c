@@ -1,6 +1,6 @@
 /*
- * test_http.c - /health and /metrics renderers, and the live server on
- * 127.0.0.1 (status lines, headers, 404/405, port in use), with the
+ * test_http.c - /health, /ready and /metrics renderers, and the live server
+ * on 127.0.0.1 (status lines, headers, 404/405, port in use), with the
  * /metrics output checked by `promtool check metrics`.
  */
 #include <arpa/inet.h>
@@ -51,6 +51,29 @@ static void fill_snapshot(struct sup_snapshot *s, bool ready, bool draining, boo
     s->slots_in_use = 3;
     s->shm_bytes = 8u * 16u * 1024u * 1024u;
     s->rss_kb = 5120;
+    s->queue_mode = true;
+    s->accepting = ready && !draining;
+    if (!s->accepting)
+        snprintf(s->not_accepting, sizeof s->not_accepting, "%s",
+                 draining ? "draining" : "no worker is ready");
+    snprintf(s->redis_state, sizeof s->redis_state, "up");
+    snprintf(s->postgres_state, sizeof s->postgres_state, "up");
+    s->workers_by_state[SW_IDLE] = ready ? 1 : 0;
+    s->workers_by_state[SW_BUSY] = ready ? 1 : 0;
+    s->workers_by_state[SW_BACKOFF] = ready ? 0 : 2;
+    s->jobs.outcomes[JOB_COMPLETED] = 38;
+    s->jobs.outcomes[JOB_FAILED] = 2;
+    s->jobs.outcomes[JOB_RETRIED] = 4;
+    s->jobs.decisions[JOB_AUTO_APPROVED] = 30;
+    s->jobs.decisions[JOB_NEEDS_REVIEW] = 8;
+    /* ktp on the GPU: 30 jobs, 10 of 0.1 s, 20 of 1.5 s; npwp on the CPU: 8 of 40 s */
+    s->jobs.duration_buckets[JOB_DOC_KTP][JOB_PRE_GPU][0] = 10;
+    s->jobs.duration_buckets[JOB_DOC_KTP][JOB_PRE_GPU][4] = 20;
+    s->jobs.duration_sum_ms[JOB_DOC_KTP][JOB_PRE_GPU] = 10 * 100 + 20 * 1500;
+    s->jobs.duration_buckets[JOB_DOC_NPWP][JOB_PRE_CPU][JOB_DURATION_BOUNDS - 1] = 8;
+    s->jobs.duration_sum_ms[JOB_DOC_NPWP][JOB_PRE_CPU] = 8 * 40000 + 7;
+    s->queue = (struct job_queue_gauges){true, 1200, 17, 2, 3, 1};
+    s->proc = (struct proc_figures){1.25, 1764680000.5, 5242880, 104857600, 12, 1024};
     s->nchildren = 3;
     for (int i = 0; i < 3; i++) {
         struct sup_child_view *c = &s->children[i];
@@ -64,6 +87,7 @@ static void fill_snapshot(struct sup_snapshot *s, bool ready, bool draining, boo
         c->busy_ms = i == 1 ? 2500 : 0;
         c->last_exit_code = i == 0 ? 1 : -1;
         c->last_exit_signal = i == 2 ? 9 : 0;
+        c->rss_bytes = (uint64_t)(i + 1) << 20;
     }
 }
 
@@ -237,6 +261,7 @@ START_TEST(test_metrics_families)
         {"filot_ocrd_draining", "gauge"},
         {"filot_ocrd_degraded", "gauge"},
         {"filot_ocrd_uptime_seconds", "gauge"},
+        {"filot_ocrd_build_info", "gauge"},
         {"filot_ocrd_workers", "gauge"},
         {"filot_ocrd_workers_configured", "gauge"},
         {"filot_ocrd_gpu_available", "gauge"},
@@ -244,13 +269,27 @@ START_TEST(test_metrics_families)
         {"filot_ocrd_child_crashes_total", "counter"},
         {"filot_ocrd_job_timeouts_total", "counter"},
         {"filot_ocrd_worker_recycles_total", "counter"},
+        {"filot_ocrd_worker_reports_rejected_total", "counter"},
         {"filot_ocrd_jobs_total", "counter"},
+        {"filot_ocrd_job_decisions_total", "counter"},
+        {"filot_ocrd_job_duration_seconds", "histogram"},
+        {"filot_ocrd_queue_depth", "gauge"},
+        {"filot_ocrd_queue_processing", "gauge"},
+        {"filot_ocrd_queue_delayed", "gauge"},
+        {"filot_ocrd_buli2_outbox_pending", "gauge"},
+        {"filot_ocrd_queue_sample_age_seconds", "gauge"},
         {"filot_ocrd_ipc_listener_resets_total", "counter"},
         {"filot_ocrd_shm_slots", "gauge"},
         {"filot_ocrd_shm_slots_in_use", "gauge"},
         {"filot_ocrd_shm_bytes", "gauge"},
         {"filot_ocrd_supervisor_rss_bytes", "gauge"},
-        {"filot_ocrd_child_jobs_done_total", "counter"},
+        {"process_cpu_seconds_total", "counter"},
+        {"process_start_time_seconds", "gauge"},
+        {"process_resident_memory_bytes", "gauge"},
+        {"process_virtual_memory_bytes", "gauge"},
+        {"process_open_fds", "gauge"},
+        {"process_max_fds", "gauge"},
+        {"filot_ocrd_child_resident_memory_bytes", "gauge"},
     };
     struct sup_snapshot s;
     fill_snapshot(&s, true, false, false);
@@ -267,8 +306,11 @@ START_TEST(test_metrics_families)
     assert_has(text, "\nfilot_ocrd_ready 1\n");
     assert_has(text, "\nfilot_ocrd_draining 0\n");
     assert_has(text, "\nfilot_ocrd_uptime_seconds 12.345\n");
-    assert_has(text, "\nfilot_ocrd_workers{state=\"ready\"} 2\n");
+    assert_has(text, "\nfilot_ocrd_build_info{version=\"" FILOT_VERSION "\"} 1\n");
+    assert_has(text, "\nfilot_ocrd_workers{state=\"idle\"} 1\n");
     assert_has(text, "\nfilot_ocrd_workers{state=\"busy\"} 1\n");
+    assert_has(text, "\nfilot_ocrd_workers{state=\"starting\"} 0\n");
+    ck_assert_ptr_null(strstr(text, "state=\"ready\""));
     assert_has(text, "\nfilot_ocrd_workers_configured 2\n");
     assert_has(text, "\nfilot_ocrd_gpu_available 1\n");
     assert_has(text, "\nfilot_ocrd_child_restarts_total{program=\"filot-ocr-worker\"} 3\n");
@@ -276,29 +318,74 @@ START_TEST(test_metrics_families)
     assert_has(text, "\nfilot_ocrd_child_crashes_total 3\n");
     assert_has(text, "\nfilot_ocrd_job_timeouts_total 1\n");
     assert_has(text, "\nfilot_ocrd_worker_recycles_total 2\n");
-    assert_has(text, "\nfilot_ocrd_jobs_total{preprocess=\"gpu\"} 30\n");
-    assert_has(text, "\nfilot_ocrd_jobs_total{preprocess=\"cpu\"} 8\n");
-    assert_has(text, "\nfilot_ocrd_jobs_total{preprocess=\"none\"} 2\n");
+    assert_has(text, "\nfilot_ocrd_jobs_total{outcome=\"completed\"} 38\n");
+    assert_has(text, "\nfilot_ocrd_jobs_total{outcome=\"failed\"} 2\n");
+    assert_has(text, "\nfilot_ocrd_jobs_total{outcome=\"retried\"} 4\n");
+    assert_has(text, "\nfilot_ocrd_jobs_total{outcome=\"duplicate\"} 0\n");
+    ck_assert_ptr_null(strstr(text, "preprocess=\"none\""));
+    assert_has(text, "\nfilot_ocrd_job_decisions_total{decision=\"auto_approved\"} 30\n");
+    assert_has(text, "\nfilot_ocrd_job_decisions_total{decision=\"needs_review\"} 8\n");
+    assert_has(text, "\nfilot_ocrd_queue_depth 17\n");
+    assert_has(text, "\nfilot_ocrd_queue_processing 2\n");
+    assert_has(text, "\nfilot_ocrd_queue_delayed 3\n");
+    assert_has(text, "\nfilot_ocrd_buli2_outbox_pending 1\n");
+    assert_has(text, "\nfilot_ocrd_queue_sample_age_seconds 1.200\n");
     assert_has(text, "\nfilot_ocrd_ipc_listener_resets_total 1\n");
     assert_has(text, "\nfilot_ocrd_shm_slots 8\n");
     assert_has(text, "\nfilot_ocrd_shm_slots_in_use 3\n");
     assert_has(text, "\nfilot_ocrd_shm_bytes 134217728\n");
     assert_has(text, "\nfilot_ocrd_supervisor_rss_bytes 5242880\n");
-    assert_has(
-        text, "\nfilot_ocrd_child_jobs_done_total{program=\"filot-gpu-server\",index=\"-1\"} 20\n");
+    assert_has(text, "\nprocess_cpu_seconds_total 1.250000\n");
+    assert_has(text, "\nprocess_start_time_seconds 1764680000.500\n");
+    assert_has(text, "\nprocess_resident_memory_bytes 5242880\n");
+    assert_has(text, "\nprocess_open_fds 12\n");
+    assert_has(text, "\nprocess_max_fds 1024\n");
+    /* the GPU server by role, not as index -1 */
+    assert_has(text, "\nfilot_ocrd_child_resident_memory_bytes{role=\"gpu_server\"} 3145728\n");
     assert_has(text,
-               "\nfilot_ocrd_child_jobs_done_total{program=\"filot-ocr-worker\",index=\"1\"} 10\n");
+               "\nfilot_ocrd_child_resident_memory_bytes{role=\"worker\",worker=\"1\"} 2097152\n");
+    ck_assert_ptr_null(strstr(text, "index=\"-1\""));
     ck_assert_int_eq(text[strlen(text) - 1], '\n');
     free(text);
 
-    /* Not ready, draining, GPU down. */
+    /* Not ready, draining, GPU down; no queue sample: no queue gauges. */
     fill_snapshot(&s, true, true, true);
+    s.queue.known = false;
     text = http_render_metrics(&s);
     ck_assert_ptr_nonnull(text);
     assert_has(text, "\nfilot_ocrd_ready 0\n");
     assert_has(text, "\nfilot_ocrd_draining 1\n");
     assert_has(text, "\nfilot_ocrd_degraded 1\n");
     assert_has(text, "\nfilot_ocrd_gpu_available 0\n");
+    ck_assert_ptr_null(strstr(text, "filot_ocrd_queue_depth"));
+    free(text);
+}
+END_TEST
+
+/* The histogram: cumulative buckets, +Inf == _count, _sum in exact seconds. */
+START_TEST(test_metrics_histogram)
+{
+    struct sup_snapshot s;
+    fill_snapshot(&s, true, false, false);
+    char *text = http_render_metrics(&s);
+    ck_assert_ptr_nonnull(text);
+#define KTP_GPU  "document_type=\"ktp\",preprocess=\"gpu\""
+#define NPWP_CPU "document_type=\"npwp\",preprocess=\"cpu\""
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" KTP_GPU ",le=\"0.1\"} 10\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" KTP_GPU ",le=\"0.25\"} 10\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" KTP_GPU ",le=\"1\"} 10\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" KTP_GPU ",le=\"2\"} 30\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" KTP_GPU ",le=\"+Inf\"} 30\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_sum{" KTP_GPU "} 31.000\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_count{" KTP_GPU "} 30\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" NPWP_CPU ",le=\"30\"} 0\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_bucket{" NPWP_CPU ",le=\"60\"} 8\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_sum{" NPWP_CPU "} 320.007\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_count{" NPWP_CPU "} 8\n");
+    assert_has(text, "\nfilot_ocrd_job_duration_seconds_count{document_type=\"none\","
+                     "preprocess=\"cpu\"} 0\n");
+#undef KTP_GPU
+#undef NPWP_CPU
     free(text);
 }
 END_TEST
@@ -311,7 +398,76 @@ START_TEST(test_metrics_label_escaping)
     char *text = http_render_metrics(&s);
     ck_assert_ptr_nonnull(text);
     assert_has(text, "{program=\"a\\\"b\\\\c\\nd\"} 1\n");
-    assert_has(text, "{program=\"a\\\"b\\\\c\\nd\",index=\"0\"} 0\n");
+    free(text);
+}
+END_TEST
+
+/* Renders /ready, checks the status code and returns the parsed JSON. */
+static json_t *ready_doc(const struct sup_snapshot *s, int want_code)
+{
+    int code = 0;
+    char *text = http_render_ready(s, &code);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(code, want_code);
+    json_error_t err;
+    json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    ck_assert_msg(doc != NULL, "bad JSON: %s in %s", err.text, text);
+    free(text);
+    return doc;
+}
+
+START_TEST(test_ready_200_when_accepting)
+{
+    struct sup_snapshot s;
+    fill_snapshot(&s, true, false, false);
+    json_t *doc = ready_doc(&s, 200);
+    ck_assert(json_is_true(json_object_get(doc, "ready")));
+    ck_assert_ptr_null(json_object_get(doc, "reason"));
+    ck_assert_str_eq(str_member(json_object_get(doc, "dependencies"), "redis"), "up");
+    json_decref(doc);
+}
+END_TEST
+
+/* /health is liveness: 200 with Redis down; /ready says 503 and why. */
+START_TEST(test_ready_503_with_reason)
+{
+    struct sup_snapshot s;
+    fill_snapshot(&s, true, false, false);
+    snprintf(s.redis_state, sizeof s.redis_state, "down");
+    s.accepting = false;
+    snprintf(s.not_accepting, sizeof s.not_accepting, "redis unreachable");
+    json_decref(health_doc(&s, 200));
+    json_t *doc = ready_doc(&s, 503);
+    ck_assert(json_is_false(json_object_get(doc, "ready")));
+    ck_assert_str_eq(str_member(doc, "reason"), "redis unreachable");
+    ck_assert_str_eq(str_member(json_object_get(doc, "dependencies"), "redis"), "down");
+    json_decref(doc);
+
+    /* draining wins even over a snapshot that claims to accept */
+    fill_snapshot(&s, true, true, false);
+    s.accepting = true;
+    doc = ready_doc(&s, 503);
+    ck_assert_str_eq(str_member(doc, "reason"), "draining");
+    json_decref(doc);
+
+    /* nothing published yet */
+    memset(&s, 0, sizeof s);
+    doc = ready_doc(&s, 503);
+    ck_assert_str_eq(str_member(doc, "reason"), "supervisor starting");
+    json_decref(doc);
+}
+END_TEST
+
+/* jansson's default 17 digits printed 3.954 s as 3.9540000000000002. */
+START_TEST(test_health_uptime_no_float_noise)
+{
+    struct sup_snapshot s;
+    fill_snapshot(&s, true, false, false);
+    s.uptime_ms = 3954;
+    int code;
+    char *text = http_render_health(&s, &code);
+    ck_assert_ptr_nonnull(text);
+    assert_has(text, "\"uptime\":3.954,");
     free(text);
 }
 END_TEST
@@ -464,6 +620,12 @@ START_TEST(test_live_server)
     ck_assert_int_eq(promtool_check(resp_body(r)), 0);
     free(r);
 
+    r = http_fetch(port, "GET", "/ready", NULL);
+    assert_status(r, 200);
+    assert_has(r, "Content-Type: application/json\r\n");
+    assert_has(resp_body(r), "\"ready\":true");
+    free(r);
+
     r = http_fetch(port, "GET", "/nope", NULL);
     assert_status(r, 404);
     ck_assert_str_eq(resp_body(r), "{\"ok\":false,\"error\":\"not found\"}");
@@ -486,6 +648,10 @@ START_TEST(test_live_server)
     r = http_fetch(port, "GET", "/health", NULL);
     assert_status(r, 503);
     assert_has(resp_body(r), "\"status\":\"draining\"");
+    free(r);
+    r = http_fetch(port, "GET", "/ready", NULL);
+    assert_status(r, 503);
+    assert_has(resp_body(r), "\"reason\":\"draining\"");
     free(r);
 
     http_stop(srv);
@@ -545,7 +711,11 @@ static Suite *http_suite(void)
     tcase_add_test(render, test_health_draining_503);
     tcase_add_test(render, test_health_unterminated_and_bad_utf8);
     tcase_add_test(render, test_metrics_families);
+    tcase_add_test(render, test_metrics_histogram);
     tcase_add_test(render, test_metrics_label_escaping);
+    tcase_add_test(render, test_ready_200_when_accepting);
+    tcase_add_test(render, test_ready_503_with_reason);
+    tcase_add_test(render, test_health_uptime_no_float_noise);
     suite_add_tcase(s, render);
 
     TCase *promtool = tcase_create("promtool");
