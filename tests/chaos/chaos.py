@@ -7,9 +7,11 @@ queue), PostgreSQL, moto_server in IAM-auth mode as R2 and the BULI2
 stand-in (tests/servers.sh).  N documents (KTP/NPWP cards of
 tests/gen-cards.sh, PDFs, blank cards that must be escalated, bad files) are
 uploaded, their rows inserted and their ids enqueued the way the upload API
-does.  During the chaos phase: a random worker is SIGKILLed every 1-3 s, one
-whole instance is SIGKILLed once (and started again 10 s later, as ECS
-replaces a task), the GPU server (OCR_GPU_EMULATE=1) is killed four times,
+does.  During the chaos phase: a random busy worker (one holding a job) is
+SIGKILLed every 1-3 s (--kill-every; held back while no document finished
+since the previous kill, so a loaded machine still makes progress), one
+whole instance (supervisor and children at once) is SIGKILLed once (and
+started again 10 s later, as ECS replaces a task), the GPU server (OCR_GPU_EMULATE=1) is killed four times,
 redis-server and PostgreSQL are each restarted once and BULI2 answers 500
 for a stretch.  A clean phase (same files, new rows, no faults) measures the
 baseline throughput first unless --no-clean.
@@ -470,18 +472,18 @@ class Instance:
         return sum(c.get("restarts", 0) for c in h.get("children", []))
 
     def crash(self):
-        """SIGKILL of the supervisor: its children must go by themselves."""
+        """SIGKILL of the supervisor and every process below it at once, as
+        when ECS loses a task (jobs in flight die with their workers)."""
         self.restarts_seen += self.child_restarts()
         kids = descendants(self.proc.pid)
         self.proc.send_signal(signal.SIGKILL)
+        for p in kids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc.wait()
-        deadline = time.time() + 10
-        while time.time() < deadline and any(os.path.exists("/proc/%d" % p) for p in kids):
-            time.sleep(0.05)
-        left = [p for p in kids if os.path.exists("/proc/%d" % p)]
-        for p in left:
-            os.kill(p, signal.SIGKILL)
-        return len(kids), left
+        return len(kids)
 
     def drain(self):
         """SIGTERM; seconds until exit and the exit code."""
@@ -600,8 +602,12 @@ class Chaos(threading.Thread):
         self.events = []
         self.worker_kills = 0
         self.gpu_kills = 0
+        self.kills_held = 0
         self.rnd = random.Random(args.seed + 1)
         self.error = None
+
+    def progress_n(self):
+        return round(self.progress() * len(self.ids))
 
     def note(self, what):
         self.events.append((time.time(), what))
@@ -618,7 +624,8 @@ class Chaos(threading.Thread):
         todo = [(0.10, "gpu"), (0.20, "crash"), (0.25, "buli2-down"), (0.30, "gpu"),
                 (0.45, "redis"), (0.50, "gpu"), (0.55, "buli2-up"), (0.60, "postgres"),
                 (0.70, "gpu")]
-        next_kill = time.time() + self.rnd.uniform(1, 3)
+        next_kill = time.time() + self.rnd.uniform(*args.kill_every)
+        done_at_kill = -1
         restart_b_at = None
         while not self.stop:
             done = self.progress()
@@ -632,9 +639,17 @@ class Chaos(threading.Thread):
                 b.start()
                 b.wait_ready()
                 self.note("instance %s started again (pid %d)" % (b.name, b.proc.pid))
-            if time.time() >= next_kill and done < 1.0:
-                next_kill = time.time() + self.rnd.uniform(1, 3)
-                workers = [c["pid"] for i in self.insts for c in i.children("filot-ocr-worker")]
+            # at most one kill per document finished since the last one: on a
+            # loaded machine a job outlasts the interval and nothing would finish
+            if time.time() >= next_kill and done < 1.0 and self.progress_n() == done_at_kill:
+                next_kill = time.time() + self.rnd.uniform(*args.kill_every)
+                self.kills_held += 1
+            elif time.time() >= next_kill and done < 1.0:
+                next_kill = time.time() + self.rnd.uniform(*args.kill_every)
+                done_at_kill = self.progress_n()
+                # a worker holding a job: its job must be recovered, not lost or doubled
+                workers = [c["pid"] for i in self.insts for c in i.children("filot-ocr-worker")
+                           if c.get("state") == "busy"]
                 workers = [p for p in workers if os.path.exists("/proc/%d" % p)]
                 if workers:
                     try:
@@ -658,9 +673,9 @@ class Chaos(threading.Thread):
                 self.note("SIGKILL gpu-server of %s (pid %d)" % (inst.name, gpus[0]["pid"]))
         elif what == "crash":
             pid = b.proc.pid
-            nkids, left = b.crash()
-            self.note("SIGKILL instance %s (supervisor pid %d; %d children exited by themselves, "
-                      "%d had to be killed)" % (b.name, pid, nkids - len(left), len(left)))
+            nkids = b.crash()
+            self.note("SIGKILL instance %s (supervisor pid %d and its %d children at once)"
+                      % (b.name, pid, nkids))
         elif what == "buli2-down":
             buli2("/_fail?status=500&count=-1")
             self.note("BULI2 answers 500 from now on")
@@ -768,6 +783,7 @@ def report(phase, ids, insts, t0, t_done, quiet, drains, rss, ch):
         "drains": drains, "rss": rss.peak,
         "child_restarts": sum(i.restarts_seen for i in insts),
         "worker_kills": ch.worker_kills if ch else 0, "gpu_kills": ch.gpu_kills if ch else 0,
+        "kills_held": ch.kills_held if ch else 0,
         "instance_starts": sum(i.generation for i in insts),
     }
     return res
@@ -793,8 +809,9 @@ def print_table(results):
                                    for r in results])
     row("outcomes", *["; ".join("%s %d" % kv for kv in sorted(r["outcomes"].items()))
                       for r in results])
-    row("faults", *["%d worker SIGKILLs, %d gpu-server SIGKILLs, %d instance starts"
-                    % (r["worker_kills"], r["gpu_kills"], r["instance_starts"])
+    row("faults", *["%d worker SIGKILLs (%d held back: no document finished since the "
+                    "last), %d gpu-server SIGKILLs, %d instance starts"
+                    % (r["worker_kills"], r["kills_held"], r["gpu_kills"], r["instance_starts"])
                     for r in results])
     row("child restarts (supervisors' count)", *[r["child_restarts"] for r in results])
     row("max RSS (MB)", *[", ".join("%s %.0f" % (k, v / 1024.0)
@@ -844,8 +861,11 @@ def main():
     p.add_argument("--deadline", type=float, default=0, help="seconds per phase to terminal")
     p.add_argument("--quiesce", type=float, default=240)
     p.add_argument("--env", action="append", default=[], help="VAR=VALUE for both daemons")
+    p.add_argument("--kill-every", default="1-3", help="seconds between worker SIGKILLs, MIN-MAX")
     p.add_argument("--suite", action="store_true", help="last line in tests/run.sh form")
     args = p.parse_args()
+    lo, _, hi = args.kill_every.partition("-")
+    args.kill_every = (float(lo), float(hi or lo))
     args.bin = os.path.abspath(args.bin)
     if args.deadline <= 0:
         args.deadline = 120 + 2.0 * args.docs

@@ -7,6 +7,8 @@
 # Whatever happens, every process it started (pids in the scratch
 # directory) is killed and the servers are stopped; the scratch directory
 # is kept when the run failed or CHAOS_KEEP=1.
+# SC2317: kill_tree and cleanup run from the EXIT trap, which shellcheck cannot see.
+# shellcheck disable=SC2317
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
@@ -16,10 +18,11 @@ rc=1
 
 # SIGKILLs a recorded pid and everything below it (never anything by name).
 kill_tree() {
-    local pid=$1 kid t
+    local pid=$1 kid t kids=()
     for t in /proc/"$pid"/task/*/children; do
         [ -r "$t" ] || continue
-        for kid in $(cat "$t"); do kill_tree "$kid"; done
+        read -r -a kids <"$t" || true
+        for kid in "${kids[@]}"; do kill_tree "$kid"; done
     done
     kill -9 "$pid" 2>/dev/null || true
 }
@@ -40,6 +43,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-python3 tests/chaos/chaos.py --dir "$dir" --bin "${FILOT_BIN_DIR:-build/bin}" "$@"
+# In the background, so that a SIGINT/SIGTERM of this script is handled at
+# once (the EXIT trap then kills chaos.py as well).
+python3 tests/chaos/chaos.py --dir "$dir" --bin "${FILOT_BIN_DIR:-build/bin}" "$@" &
+echo $! >>"$dir/pids"
+wait $!
 rc=$?
 exit "$rc"

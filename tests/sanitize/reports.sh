@@ -5,7 +5,7 @@
 # (tests/sanitize/options.c), also the children that the supervisor
 # restarted after one, whose abort would not fail a test by itself.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 dir=build-san/san-reports
 if [ ! -d "$dir" ]; then
     echo "$dir missing: build with make SANITIZE=address,undefined first" >&2
