@@ -113,7 +113,7 @@ $(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON)
 # Check unit and process tests, the deployment checks, and the format check.
 test: deps
 	$(MAKE) all $(UNIT_BINS) $(PROC_BINS)
-	tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/infra/run.sh scripts/lint.sh
+	tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/infra/run.sh tests/cli/run.sh scripts/lint.sh
 
 test-unit: all $(UNIT_BINS)
 	tests/run.sh $(UNIT_BINS)

@@ -22,6 +22,8 @@
 # 3-4 minutes on 2 cores.  Same seed, same bash/ImageMagick/Tesseract ->
 # same images and numbers.
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 cd "$(dirname "$0")/../.."
 
 count=120
