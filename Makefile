@@ -180,7 +180,7 @@ test: deps
 	$(MAKE) SANITIZE=$(SAN_DEFAULT) test-build
 	rm -f build-san/san-reports/*
 	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh \
-	    tests/fuzz/run.sh tests/infra/run.sh scripts/lint.sh $(SAN_SUITES)
+	    tests/fuzz/run.sh tests/infra/run.sh tests/cli/run.sh scripts/lint.sh $(SAN_SUITES)
 else
 test: deps
 	$(MAKE) test-build

@@ -268,7 +268,9 @@ static void print_ready(struct run *r)
             puts(line);
             free(line);
         }
-        if (r->o->echo_failures && !json_is_true(json_object_get(j->result, "success")))
+        if (j->in.error[0] != '\0')
+            cli_error("%s", j->in.error); /* unreadable: said on a terminal too */
+        else if (r->o->echo_failures && !json_is_true(json_object_get(j->result, "success")))
             cli_error("%s: %s", j->in.name, json_string_value(json_object_get(j->result, "error")));
         r->printed++;
     }
@@ -343,7 +345,7 @@ static void dispatch(struct run *r)
 
 /*
  * Makes every argument ready (ocr_input); one that cannot be read is
- * settled now, with its reason on stderr and its one result line.
+ * settled now (print_ready says why on stderr beside its result line).
  */
 static int prepare_inputs(struct run *r)
 {
@@ -351,11 +353,8 @@ static int prepare_inputs(struct run *r)
         int rc = ocr_input_prepare(&r->jobs[k].in, r->o->files[k], r->dir, k);
         if (rc == FILOT_ENOMEM)
             return rc;
-        if (rc != 0) {
-            if (!r->o->echo_failures)
-                cli_error("%s", r->jobs[k].in.error);
+        if (rc != 0)
             finish(r, k, failure(r->jobs[k].in.name, r->jobs[k].in.error));
-        }
     }
     return 0;
 }

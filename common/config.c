@@ -112,7 +112,8 @@ static const struct var_def vars[] = {
     VAR(K_INT, "OCR_RETRY_BACKOFF_MS", "2000", retry_backoff_ms, 0, 3600000,
         "delay before the first retry of a failed job (doubles)"),
     VAR(K_STR, "REDIS_URL", "redis://localhost:6379", redis_url, 0, 0,
-        "Redis URL (redis://[:password@]host:port[/db])"),
+        "Redis URL (redis://[[user]:password@]host:port[/db]); a user is a Redis 6 ACL user "
+        "(AUTH user password)"),
     VAR(K_SECRET, "REDIS_PASSWORD", "", redis_password, 0, 0,
         "Redis password; overrides the one in REDIS_URL"),
     VAR(K_STR, "DATABASE_URL", "", database_url, 0, 0,

@@ -7,6 +7,8 @@
 # On a machine with a CUDA device it also runs the GPU parity/timing check
 # and a GPU-preprocessing pass.  Results go to stdout and build/bench.txt.
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 cd "$(dirname "$0")/.."
 cards_n=${BENCH_CARDS:-20}
 rounds=${BENCH_ROUNDS:-3}

@@ -5,6 +5,8 @@
 # arguments are ignored.  Equivalent to `deploy-ocr-gpu.sh build` plus a
 # `docker images` check that the tag exists.
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 # shellcheck source=scripts/deploy-ocr-gpu.sh
 source "$(dirname "${BASH_SOURCE[0]}")/deploy-ocr-gpu.sh"
 

@@ -4,6 +4,8 @@
 # The package lists live in the Makefile (DEB_BUILD_PKGS etc.), so the
 # Dockerfile and this script cannot drift apart.
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 cd "$(dirname "$0")/.."
 what=${1:-test}
 case "$what" in

@@ -6,6 +6,8 @@
 # systemd (systemd-analyze) nodejs npm; Python: botocore, moto[server].
 # Usage: scripts/infra-deps.sh   (idempotent; quiet when all is present)
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 cd "$(dirname "$0")/.."
 
 DOCKERFILE_UTILS_VERSION=${DOCKERFILE_UTILS_VERSION:-0.16.3}

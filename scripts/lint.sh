@@ -5,6 +5,8 @@
 #   scripts/lint.sh --full   the same plus clang-tidy (slow: minutes)
 # Prints "lint: N passed, M failed" last; exit 1 on any failure.
 set -uo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/help.sh" "$@"
 cd "$(dirname "$0")/.." || exit 2
 passed=0
 failed=0

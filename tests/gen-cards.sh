@@ -40,6 +40,8 @@
 # ImageMagick arguments (25%,80%) are not array separators.
 # shellcheck disable=SC2034,SC2054
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/help.sh" "$@"
 
 seed=1
 count=10

@@ -5,6 +5,8 @@
 # line reads "NAME: N passed, 0 failed" with N > 0; a suite that ran
 # nothing counts as failed.
 set -u
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/help.sh" "$@"
 passed=0
 failed=0
 failed_names=()

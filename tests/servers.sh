@@ -6,6 +6,8 @@
 # BULI2_API_URL, ...) and one DIR/<name>.pid per server.  stop kills only
 # the pids it recorded.  Ports are picked free at start.
 set -Eeuo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/help.sh" "$@"
 
 here=$(cd "$(dirname "$0")" && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}

@@ -7,6 +7,8 @@
 # Usage: tests/eval/gen-ocra-templates.sh [FONT] >ocr-workers/reading/ocra_templates.h
 # (needs ImageMagick, fonts-ocr-a and clang-format)
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 font=${1:-/usr/share/fonts/truetype/ocr-a/OCRA.ttf}
 tw=16
 th=26

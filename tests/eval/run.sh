@@ -24,6 +24,8 @@
 # (right or wrong), 1 on a harness error (generator, missing tools, the CLI
 # answering fewer lines than it was given files), 2 on bad usage.
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 cd "$(dirname "$0")/../.."
 
 seed=2026

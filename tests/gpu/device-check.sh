@@ -10,6 +10,8 @@
 # Where the runtime libraries are not installed, LD_LIBRARY_PATH and
 # TESSDATA_PREFIX may point at copies carried along.
 set -uo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 cd "$(dirname "$0")/../.." || exit 1
 out=${OUT:-/tmp}
 echo "== device"

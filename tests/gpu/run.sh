@@ -10,6 +10,8 @@
 # Exit: 0 pass, 1 mismatch or build failure, 77 skipped (no CUDA toolkit or
 # device).
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 cd "$(dirname "$0")/../.."
 
 out=build/gpu-parity

@@ -11,6 +11,8 @@
 #
 # Usage: tests/infra/run.sh [NAME-PATTERN]   (e.g. 'deploy-*'; default all)
 set -euo pipefail
+# shellcheck source=scripts/help.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/help.sh" "$@"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 PATTERN=${1:-*}
