@@ -17,7 +17,7 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
-                    fonts-ocr-a fonts-urw-base35
+                    fonts-ocr-a fonts-urw-base35 python3-jsonschema
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
 # Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
