@@ -44,7 +44,7 @@ TASK_NOT_SET = {
 # In the task definition although the daemon's config table does not list them.
 TASK_EXTRA = {
     # Injected as a secret for compatibility with the original task
-    # definitions (filot-compat.md 10.2); filot-ocrd does not read it.
+    # definitions (doc/COMPATIBILITY.md 10.2); filot-ocrd does not read it.
     "BULI2_CALLBACK_URL",
     # Read by libgomp inside Tesseract, not by the config table (the
     # supervisor also forces it into its children's environment).
@@ -182,7 +182,7 @@ def check_env_systemd(cfg_path):
         fail(f"set in both the unit and the env example: {sorted(both)}")
     compare(f"{ENV_EXAMPLE} + {UNIT} Environment=", set(ex) | set(unit),
             (cfg - SYSTEMD_NOT_SET) | SYSTEMD_EXTRA)
-    # One production value everywhere (filot-compat.md B12): non-secret
+    # One production value everywhere (doc/COMPATIBILITY.md B12): non-secret
     # values of the env example equal the task definition's.
     env = task_env()
     for name, (value, commented) in ex.items():

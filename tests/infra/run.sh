@@ -161,7 +161,8 @@ c_json_schemas() {
 {"success":true,"documentId":"0b6c1a8e-2f6e-4a55-9b7e-1d2c3b4a5f60","correlationId":"7e0e7b4e-8a43-4f7c-9a51-0d2a1c3b4e5f","ocrText":"NIK : 3174****0001","parsedResult":{"nik":"3174********0001","name":"JOHN DOE","fieldConfidence":{"nik":91}},"score":80,"decision":"auto_approve","outcome":"auto_approved","gpuProcessed":true,"processingTimeMs":1491,"preprocess":"gpu","meanConfidence":88,"pages":1,"attempts":1,"documentType":"KTP"}
 {"success":false,"documentId":"0b6c1a8e-2f6e-4a55-9b7e-1d2c3b4a5f60","correlationId":"7e0e7b4e-8a43-4f7c-9a51-0d2a1c3b4e5f","error":"Document not found","gpuProcessed":false,"attempts":1}
 EOF
-    head -n 1 "$ok" | jq -c '.reviewReasons = ["NIK unreadable"]' >>"$ok"
+    head -n 1 "$ok" | jq -c '.reviewReasons = ["NIK unreadable"]' >"$T/reasons.jsonl"
+    cat "$T/reasons.jsonl" >>"$ok"
     : >"$bad"
     for broken in '.score = "80"' '.decision = "approve"' 'del(.correlationId)' '.extra = 1' \
         '.parsedResult.nik = 3174' '.reviewReasons = [1]' '.processingTimeMs = 1.5'; do
