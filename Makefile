@@ -2,7 +2,10 @@
 # build/bin; `make test` installs what the tests need and runs them all.
 
 CC        ?= cc
-BUILD     := build
+# SANITIZE=address,undefined (any -fsanitize= list) builds everything
+# instrumented into build-san/ and leaves build/ alone; see "Sanitizers".
+SANITIZE  ?=
+BUILD     := $(if $(SANITIZE),build-san,build)
 BIN       := $(BUILD)/bin
 OBJ       := $(BUILD)/obj
 
@@ -17,10 +20,12 @@ DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
-                    fonts-ocr-a fonts-urw-base35 python3-jsonschema
+                    fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev python3-pil python3-numpy \
+                    fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito \
+                    python3-jsonschema
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
-# Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
+# Package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
 # The version every program reports (--version, build_info): the newest
 # released heading of CHANGELOG.md ("## [X.Y.Z] - date").
@@ -31,12 +36,27 @@ CFLAGS    += -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
              $(shell pkg-config --cflags $(PKGS))
 LDLIBS    := $(shell pkg-config --libs $(PKGS)) -lnng -lpthread -lm
 
+# Sanitizers: every report is fatal (-fno-sanitize-recover, halt/abort_on_error
+# in tests/sanitize/options.c, linked into every instrumented program), so a
+# finding fails the suite that caused it.  Reports of children go to
+# $(SAN_REPORTS) and the last suite (tests/sanitize/reports.sh) fails on any.
+ifneq ($(SANITIZE),)
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=$(SANITIZE)
+SAN_OPTS  := $(BUILD)/obj/tests/sanitize/options.o
+SAN_REPORTS := $(abspath $(BUILD)/san-reports)
+CPPFLAGS_SAN := -DLSAN_SUPPRESSIONS='"$(abspath tests/sanitize/lsan.supp)"' \
+                -DSAN_REPORT_PREFIX='"$(SAN_REPORTS)/report"'
+endif
+
 # CUDA: built with nvcc when the toolkit exists (CUDA_HOME or /usr/local/cuda).
+# A sanitized build takes the no-CUDA stub: nvcc's host code is not
+# instrumented and cudart under ASan needs protect_shadow_gap=0 (README).
 CUDA_HOME ?= /usr/local/cuda
-NVCC      := $(wildcard $(CUDA_HOME)/bin/nvcc)
+NVCC      := $(if $(SANITIZE),,$(wildcard $(CUDA_HOME)/bin/nvcc))
 ifneq ($(NVCC),)
 HAVE_CUDA := 1
-NVCCFLAGS ?= -O2 -std=c++17 -I. -Xcompiler -Wall,-Wextra,-Werror \
+NVCCFLAGS ?= -O2 -std=c++17 -I. -MD -MP -Xcompiler -Wall,-Wextra,-Werror \
              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
@@ -66,7 +86,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 PROC_SRC   := $(wildcard tests/process/test_*.c)
 PROC_BINS  := $(patsubst tests/process/%.c,$(BUILD)/tests/%,$(PROC_SRC))
 
-.PHONY: all test test-unit test-process test-gpu deps lint format bench eval run clean
+.PHONY: all test test-build chaos test-unit test-process test-gpu deps lint format bench eval run clean fuzz
 all: $(PROGRAMS)
 
 $(OBJ)/%.o: %.c
@@ -85,10 +105,10 @@ $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/filot-ocrd: $(OBJ)/supervisor/main.o $(LIBSUP) $(LIBCOMMON)
-$(BIN)/filot-ocr-worker: $(OBJ)/ocr-workers/main.o $(LIBWORKER) $(LIBCOMMON)
-$(BIN)/filot-ocr: $(call obj,$(wildcard cli/*.c)) $(LIBWORKER) $(LIBCOMMON)
-$(BIN)/filot-gpu-server: $(OBJ)/gpu-server/main.o $(LIBGPU) $(LIBCOMMON)
+$(BIN)/filot-ocrd: $(OBJ)/supervisor/main.o $(LIBSUP) $(LIBCOMMON) $(SAN_OPTS)
+$(BIN)/filot-ocr-worker: $(OBJ)/ocr-workers/main.o $(LIBWORKER) $(LIBCOMMON) $(SAN_OPTS)
+$(BIN)/filot-ocr: $(call obj,$(wildcard cli/*.c)) $(LIBWORKER) $(LIBCOMMON) $(SAN_OPTS)
+$(BIN)/filot-gpu-server: $(OBJ)/gpu-server/main.o $(LIBGPU) $(LIBCOMMON) $(SAN_OPTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS) $(CUDA_LIBS)
 $(BIN)/%:
@@ -99,21 +119,77 @@ $(BIN)/%:
 # the archive linker pulls in only what it uses.
 TEST_LIBS := $(LIBWORKER) $(LIBSUP) $(LIBGPU) $(LIBCOMMON)
 UNIT_UTIL := $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(TEST_LIBS)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(TEST_LIBS) $(SAN_OPTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
-	    $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.o %.a,$^) \
+	    $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)
+# Process tests run the programs of the same build (build/bin or build-san/bin).
 PROC_UTIL  := $(filter-out tests/process/test_%.c,$(wildcard tests/process/*.c))
-$(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON)
+$(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON) $(SAN_OPTS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.a,$^) \
-	    $(LDLIBS) $(shell pkg-config --libs check)
+	$(CC) $(CPPFLAGS) -DTEST_BIN_DIR='"$(BIN)"' $(CFLAGS) $(shell pkg-config --cflags check) \
+	    -o $@ $(filter %.c %.o %.a,$^) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs check)
+
+ifneq ($(SANITIZE),)
+# The run-time defaults of an instrumented build (tests/sanitize/options.c).
+$(SAN_OPTS): tests/sanitize/options.c
+	@mkdir -p $(dir $@) $(SAN_REPORTS)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_SAN) $(CFLAGS) -c $< -o $@
+endif
+
+# Fuzzing (libFuzzer, clang).  Every tests/fuzz/fuzz_<name>.c defines
+# LLVMFuzzerTestOneInput; its seed corpus (and every crash input it ever
+# found) is tests/fuzz/corpus/<name>/.  The project's sources are compiled a
+# second time with clang and sanitizers into build/fuzz/, so the gcc build
+# above is untouched.  `make fuzz` runs each target FUZZ_SECONDS; `make test`
+# runs a short smoke pass (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -O1 -g -std=c11 -Wall -Wextra -Werror -MMD -MP -fno-strict-aliasing \
+                $(FUZZ_SAN) $(shell pkg-config --cflags $(PKGS))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(WORKER_SRC) $(filter-out gpu-server/main.c,$(wildcard gpu-server/*.c))
+FUZZ_LIB     := $(FUZZ_DIR)/libfilot-fuzz.a
+FUZZ_UTIL    := $(filter-out tests/fuzz/fuzz_%.c,$(wildcard tests/fuzz/*.c))
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_UTIL) $(FUZZ_LIB)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # `make test`: install packages (scripts/deps.sh), build, run every suite:
-# Check unit and process tests, the deployment checks, and the format check.
+# Check unit and process tests, the short chaos soak, the deployment checks,
+# the format check, then the unit and process tests again built with
+# SAN_DEFAULT (build-san/) and the check that no sanitizer report was written.
+# `make test SANITIZE=...` runs only that instrumented pass.
+SAN_DEFAULT := address,undefined
+# Check case time-outs are multiplied by this for instrumented code.
+SAN_SLOWDOWN := 4
+SAN_SUITES  := $(patsubst $(BUILD)/%,build-san/%,$(UNIT_BINS) $(PROC_BINS)) \
+               tests/sanitize/reports.sh
+ifeq ($(SANITIZE),)
 test: deps
-	$(MAKE) all $(UNIT_BINS) $(PROC_BINS)
-	tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/infra/run.sh scripts/lint.sh
+	$(MAKE) all $(UNIT_BINS) $(PROC_BINS) $(FUZZ_BINS)
+	$(MAKE) SANITIZE=$(SAN_DEFAULT) test-build
+	rm -f build-san/san-reports/*
+	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(UNIT_BINS) $(PROC_BINS) tests/chaos/short.sh \
+	    tests/fuzz/run.sh tests/infra/run.sh scripts/lint.sh $(SAN_SUITES)
+else
+test: deps
+	$(MAKE) test-build
+	rm -f $(SAN_REPORTS)/*
+	CK_TIMEOUT_MULTIPLIER=$(SAN_SLOWDOWN) tests/run.sh $(SAN_SUITES)
+endif
+
+test-build: all $(UNIT_BINS) $(PROC_BINS)
 
 test-unit: all $(UNIT_BINS)
 	tests/run.sh $(UNIT_BINS)
@@ -136,8 +212,14 @@ run:
 bench: all
 	scripts/bench.sh
 
+# Soak under faults: two filot-ocrd on one queue, N documents, kills and
+# server restarts (tests/chaos/run.sh; CHAOS_ARGS e.g. "--docs 300 --no-clean").
+chaos: all
+	FILOT_BIN_DIR=$(BIN) tests/chaos/run.sh $(CHAOS_ARGS)
+
 # Extraction accuracy: the original's raw Tesseract call vs filot-ocrd on a
-# deterministic set of generated, degraded cards (tests/eval/run.sh).
+# deterministic set of card photos drawn by tests/eval/gen-photos.py
+# (tests/eval/run.sh; table in build/eval/report.txt and latest.json).
 eval: all
 	tests/eval/run.sh
 

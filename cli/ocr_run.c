@@ -22,6 +22,8 @@
 #include "../ipc/listener_probe.h"
 #include "../ipc/nng_chan.h"
 #include "../ipc/shm_pool.h"
+#include "cli.h"
+#include "ocr_input.h"
 
 #define MAX_ATTEMPTS    2
 #define SHM_WAIT_MS     10000u
@@ -32,7 +34,7 @@ extern char **environ;
 enum file_state { F_QUEUED = 0, F_RUNNING, F_DONE };
 
 struct file_job {
-    const char *path;
+    struct ocr_input in;
     enum file_state state;
     int attempts;
     int worker; /* index holding it while F_RUNNING */
@@ -47,6 +49,7 @@ struct run {
     int done;
     int printed;
     int failures;
+    bool progress_shown; /* the progress line is on the terminal now */
     char dir[64];
     char url[160];
     pid_t sup_pid;
@@ -79,7 +82,7 @@ static pid_t spawn_supervisor(struct run *r)
     int logfd = open(r->o->log_path ? r->o->log_path : "/dev/null",
                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (logfd < 0) {
-        fprintf(stderr, "filot-ocr: cannot open log %s: %s\n", r->o->log_path, strerror(errno));
+        cli_error("cannot open log %s: %s", r->o->log_path, strerror(errno));
         return -1;
     }
     char workers[16], port[16];
@@ -123,7 +126,7 @@ static int attach_pool(struct run *r)
         }
         clock_sleep_ms(20);
     }
-    fprintf(stderr, "filot-ocr: filot-ocrd did not start (run with --verbose to see its log)\n");
+    cli_error("filot-ocrd did not start (run with --verbose to see its log)");
     return FILOT_EIO;
 }
 
@@ -147,9 +150,10 @@ static void describe_death(const struct run *r, int index, int pid, char *buf, s
         snprintf(buf, len, "worker exited with code %d while processing", WEXITSTATUS(st));
 }
 
-static json_t *failure(const char *path, const char *error)
+/* A failed result; name and error are valid UTF-8 (ocr_input escapes names). */
+static json_t *failure(const char *name, const char *error)
 {
-    return json_pack("{s:s, s:b, s:s, s:b}", "file", path, "success", 0, "error", error,
+    return json_pack("{s:s, s:b, s:s, s:b}", "file", name, "success", 0, "error", error,
                      "gpuProcessed", 0);
 }
 
@@ -180,7 +184,7 @@ static void check_dead_workers(struct run *r)
             j->state = F_QUEUED;
             continue;
         }
-        finish(r, k, failure(j->path, why));
+        finish(r, k, failure(j->in.name, why));
     }
 }
 
@@ -197,7 +201,11 @@ static json_t *answer_next(struct run *r, json_t *req)
         j->worker_pid = (int)json_integer_value(json_object_get(req, "pid"));
         if (j->worker < 0 || j->worker >= SHM_MAX_WORKERS)
             j->worker = 0;
-        json_t *job = json_pack("{s:s, s:i, s:s}", "op", "job", "id", k, "path", j->path);
+        json_t *job = json_pack("{s:s, s:i, s:s}", "op", "job", "id", k, "path", j->in.open_path);
+        if (job == NULL) { /* never leave a file running that no worker holds */
+            finish(r, k, failure(j->in.name, "cannot hand the file to a worker"));
+            continue;
+        }
         if (r->o->doc_type != NULL)
             json_object_set_new(job, "documentType", json_string(r->o->doc_type));
         return job;
@@ -212,7 +220,7 @@ static void accept_result(struct run *r, json_t *req)
     json_t *res = json_object_get(req, "result");
     if (k < 0 || k >= r->njobs || r->jobs[k].state != F_RUNNING || !json_is_object(res))
         return;
-    json_t *out = json_pack("{s:s}", "file", r->jobs[k].path);
+    json_t *out = json_pack("{s:s}", "file", r->jobs[k].in.name);
     json_object_update(out, res);
     finish(r, (int)k, out);
 }
@@ -236,20 +244,40 @@ static void serve_one(struct run *r)
     json_decref(req);
 }
 
-/* Prints finished results in input order. */
+/* Erases the progress line so a result never lands behind it. */
+static void clear_progress(struct run *r)
+{
+    if (!r->progress_shown)
+        return;
+    fputs("\r\033[K", stderr);
+    r->progress_shown = false;
+}
+
+/*
+ * Prints finished results in input order; a failure is also said on
+ * stderr when stdout goes to a file or pipe, where nobody watches it.
+ */
 static void print_ready(struct run *r)
 {
+    int before = r->printed;
     while (r->printed < r->njobs && r->jobs[r->printed].state == F_DONE) {
-        char *line = json_dumps(r->jobs[r->printed].result, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        const struct file_job *j = &r->jobs[r->printed];
+        char *line = json_dumps(j->result, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        clear_progress(r);
         if (line != NULL) {
             puts(line);
             free(line);
         }
+        if (r->o->echo_failures && !json_is_true(json_object_get(j->result, "success")))
+            cli_error("%s: %s", j->in.name, json_string_value(json_object_get(j->result, "error")));
         r->printed++;
     }
     fflush(stdout);
-    if (r->o->progress)
-        fprintf(stderr, "\rfilot-ocr: %d/%d files done, %d failed", r->done, r->njobs, r->failures);
+    if (r->o->progress && (r->printed != before || !r->progress_shown)) {
+        clear_progress(r);
+        fprintf(stderr, "filot-ocr: %d/%d files done, %d failed", r->done, r->njobs, r->failures);
+        r->progress_shown = true;
+    }
 }
 
 /* Settles every file still open (the supervisor went away). */
@@ -257,7 +285,7 @@ static void fail_remaining(struct run *r, const char *why)
 {
     for (int k = 0; k < r->njobs; k++)
         if (r->jobs[k].state != F_DONE)
-            finish(r, k, failure(r->jobs[k].path, why));
+            finish(r, k, failure(r->jobs[k].in.name, why));
 }
 
 static void stop_supervisor(struct run *r)
@@ -310,49 +338,70 @@ static void dispatch(struct run *r)
     if (interrupted)
         fail_remaining(r, "interrupted");
     print_ready(r);
-    if (r->o->progress)
-        fputc('\n', stderr);
+    clear_progress(r);
+}
+
+/*
+ * Makes every argument ready (ocr_input); one that cannot be read is
+ * settled now, with its reason on stderr and its one result line.
+ */
+static int prepare_inputs(struct run *r)
+{
+    for (int k = 0; k < r->njobs; k++) {
+        int rc = ocr_input_prepare(&r->jobs[k].in, r->o->files[k], r->dir, k);
+        if (rc == FILOT_ENOMEM)
+            return rc;
+        if (rc != 0) {
+            if (!r->o->echo_failures)
+                cli_error("%s", r->jobs[k].in.error);
+            finish(r, k, failure(r->jobs[k].in.name, r->jobs[k].in.error));
+        }
+    }
+    return 0;
 }
 
 int ocr_run(const struct ocr_run_opts *o)
 {
-    char err[512];
     struct filot_config cfg;
-    if (config_load(&cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "filot-ocr: %s\n", err);
+    if (cli_load_config(&cfg, LOG_WARN) != 0)
         return FILOT_EXIT_CONFIG;
-    }
-    log_init("filot-ocr", LOG_WARN);
     struct run r = {.o = o, .njobs = o->nfiles};
     r.jobs = calloc((size_t)o->nfiles, sizeof *r.jobs);
     snprintf(r.dir, sizeof r.dir, "/tmp/filot-ocr.XXXXXX");
     if (r.jobs == NULL || mkdtemp(r.dir) == NULL ||
         chan_url(r.dir, "jobs.sock", r.url, sizeof r.url) != 0) {
-        fprintf(stderr, "filot-ocr: cannot create a runtime directory: %s\n", strerror(errno));
+        cli_error("cannot create a runtime directory: %s", strerror(errno));
         free(r.jobs);
         return FILOT_EXIT_FAILURE;
     }
-    for (int k = 0; k < o->nfiles; k++)
-        r.jobs[k].path = o->files[k];
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* fork+exec before any nng call: nng is not fork-safe */
-    r.sup_pid = spawn_supervisor(&r);
     int rc = FILOT_EXIT_FAILURE;
-    if (r.sup_pid > 0 && attach_pool(&r) == 0 && chan_listen(r.url, &r.rep) == 0) {
+    if (prepare_inputs(&r) != 0) {
+        cli_error("out of memory");
+    } else if (r.done == r.njobs) { /* nothing a worker could read */
+        print_ready(&r);
+        clear_progress(&r);
+    } else if ((r.sup_pid = spawn_supervisor(&r)) > 0 && attach_pool(&r) == 0 &&
+               chan_listen(r.url, &r.rep) == 0) {
         r.listening = true;
         dispatch(&r);
-        rc = r.failures == 0 && !interrupted ? FILOT_EXIT_OK : FILOT_EXIT_FAILURE;
+        rc = r.failures == 0 ? FILOT_EXIT_OK : FILOT_EXIT_FAILURE;
     }
+    if (interrupted)
+        rc = CLI_EXIT_INTERRUPTED;
     stop_supervisor(&r);
     if (r.listening)
         nng_close(r.rep);
     if (r.attached)
         shm_pool_close(&r.pool);
-    for (int k = 0; k < r.njobs; k++)
+    for (int k = 0; k < r.njobs; k++) {
         json_decref(r.jobs[k].result);
+        ocr_input_release(&r.jobs[k].in);
+    }
     free(r.jobs);
     char sock[200];
     snprintf(sock, sizeof sock, "%s/jobs.sock", r.dir);

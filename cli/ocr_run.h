@@ -21,11 +21,15 @@ struct ocr_run_opts {
     int health_port;      /* 0 = no HTTP server */
     const char *log_path; /* where filot-ocrd's log goes; NULL = discard */
     bool progress;        /* progress line on stderr */
+    bool echo_failures;   /* failures also on stderr (stdout is not a terminal) */
     char **files;
     int nfiles;
 };
 
-/* Returns the process exit code: 0 all succeeded, 1 otherwise, 2 bad setup. */
+/*
+ * Returns the process exit code: 0 all succeeded, 1 otherwise, 2 bad
+ * setup, 130 interrupted (every file still gets its line).
+ */
 int ocr_run(const struct ocr_run_opts *o);
 
 #endif

@@ -21,12 +21,14 @@ enum var_kind {
     K_INT,
     K_SIZE,
     K_STR,
+    K_SECRET, /* a K_STR never shown in clear (filot-ocr check masks it) */
     K_BOOL_TRUE1,
     K_BOOL_NOTFALSE,
     K_BOOL_01,
     K_LOGLEVEL,
     K_STEPS,
-    K_PII
+    K_PII,
+    K_DECISION
 };
 
 struct var_def {
@@ -42,7 +44,8 @@ struct var_def {
 /* One row: kind, name, default, field, bounds (K_INT / K_SIZE), help. */
 #define VAR(kind, name, def, field, lo, hi, help)                                                  \
     {                                                                                              \
-        {name, def, help}, kind, OFF(field), lo, hi, sizeof(((struct filot_config *)0)->field)     \
+        {name, def, help, kind == K_SECRET}, kind, OFF(field), lo, hi,                             \
+            sizeof(((struct filot_config *)0)->field)                                              \
     }
 
 static const struct var_def vars[] = {
@@ -109,23 +112,26 @@ static const struct var_def vars[] = {
         "delay before the first retry of a failed job (doubles)"),
     VAR(K_STR, "REDIS_URL", "redis://localhost:6379", redis_url, 0, 0,
         "Redis URL (redis://[:password@]host:port[/db])"),
-    VAR(K_STR, "REDIS_PASSWORD", "", redis_password, 0, 0,
+    VAR(K_SECRET, "REDIS_PASSWORD", "", redis_password, 0, 0,
         "Redis password; overrides the one in REDIS_URL"),
     VAR(K_STR, "DATABASE_URL", "", database_url, 0, 0,
         "PostgreSQL connection string (URI or key=value, sslmode allowed)"),
     VAR(K_STR, "CF_R2_ENDPOINT", "", r2_endpoint, 0, 0,
         "R2 S3 endpoint https://<account>.r2.cloudflarestorage.com, or file:///dir"),
     VAR(K_STR, "CF_R2_ACCESS_KEY_ID", "", r2_access_key, 0, 0, "R2 access key id"),
-    VAR(K_STR, "CF_R2_SECRET_ACCESS_KEY", "", r2_secret_key, 0, 0, "R2 secret access key"),
+    VAR(K_SECRET, "CF_R2_SECRET_ACCESS_KEY", "", r2_secret_key, 0, 0, "R2 secret access key"),
     VAR(K_STR, "CF_R2_BUCKET_NAME", "", r2_bucket, 0, 0, "R2 bucket holding the uploads"),
     VAR(K_STR, "BULI2_API_URL", "http://localhost:8080", buli2_url, 0, 0,
         "BULI2 manual-review service base URL"),
-    VAR(K_STR, "BULI2_API_KEY", "", buli2_key, 0, 0,
+    VAR(K_SECRET, "BULI2_API_KEY", "", buli2_key, 0, 0,
         "BULI2 bearer token; no Authorization header when empty"),
     VAR(K_INT, "OCR_PDF_MAX_PAGES", "5", pdf_max_pages, 1, 100, "PDF pages read per document"),
     VAR(K_INT, "OCR_PDF_DPI", "300", pdf_dpi, 72, 600, "resolution PDF pages are rendered at"),
     VAR(K_PII, "OCR_RESULT_PII", "masked", result_pii_full, 0, 0,
         "masked: NIK/NPWP masked in published results; full: as the original published them"),
+    VAR(K_DECISION, "OCR_DECISION_POLICY", "strict", decision_compat, 0, 0,
+        "strict: auto_approve needs the declared type's words, the essential fields read surely "
+        "and a NIK agreeing with them; compat: the original's score >= 75"),
     VAR(K_STR, "OCR_EMF_NAMESPACE", "FiLot/OCR", emf_namespace, 0, 0,
         "CloudWatch EMF namespace of metric log lines; empty: off"),
 };
@@ -222,6 +228,7 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
         *(uint64_t *)(base + d->offset) = sz;
         return 0;
     case K_STR:
+    case K_SECRET:
         if (strlen(val) >= d->strsize) {
             snprintf(err, errlen, "%s is too long (at most %zu characters)", d->pub.name,
                      d->strsize - 1);
@@ -261,6 +268,13 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
         }
         *(bool *)(base + d->offset) = strcmp(val, "full") == 0;
         return 0;
+    case K_DECISION:
+        if (strcmp(val, "strict") != 0 && strcmp(val, "compat") != 0) {
+            snprintf(err, errlen, "%s must be strict or compat, got \"%s\"", d->pub.name, val);
+            return FILOT_EINVAL;
+        }
+        *(bool *)(base + d->offset) = strcmp(val, "compat") == 0;
+        return 0;
     case K_LOGLEVEL:
         if (log_level_parse(val, (enum log_level *)(base + d->offset)) != 0) {
             snprintf(err, errlen, "%s must be debug, info, warn or error, got \"%s\"", d->pub.name,
@@ -272,46 +286,96 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
     return FILOT_EINVAL;
 }
 
-int config_load(struct filot_config *cfg, char *err, size_t errlen)
+/* Appends one message; counts every error even when the list is full. */
+static void add_error(struct config_errors *errs, const char *msg)
 {
+    if (errs->count < CONFIG_MAX_ERRORS)
+        snprintf(errs->msg[errs->count], sizeof errs->msg[0], "%s", msg);
+    errs->count++;
+}
+
+int config_load_all(struct filot_config *cfg, struct config_errors *errs)
+{
+    char err[sizeof errs->msg[0]];
     memset(cfg, 0, sizeof *cfg);
+    errs->count = 0;
     for (size_t i = 0; i < NVARS; i++) {
         const char *val = getenv(vars[i].pub.name);
         if (val == NULL)
             val = vars[i].pub.def;
-        if (parse_var(&vars[i], val, cfg, err, errlen) != 0)
-            return FILOT_EINVAL;
+        if (parse_var(&vars[i], val, cfg, err, sizeof err) != 0) {
+            add_error(errs, err);
+            /* the rest is checked against the default, never a half-parsed value */
+            parse_var(&vars[i], vars[i].pub.def, cfg, err, sizeof err);
+        }
     }
     if (strcmp(cfg->nvidia_visible_devices, "none") == 0)
         cfg->gpu_enabled = false;
     if (cfg->backoff_max_ms < cfg->backoff_min_ms) {
-        snprintf(err, errlen,
+        snprintf(err, sizeof err,
                  "OCR_RESTART_BACKOFF_MAX_MS (%u) must be >= OCR_RESTART_BACKOFF_MIN_MS (%u)",
                  cfg->backoff_max_ms, cfg->backoff_min_ms);
-        return FILOT_EINVAL;
+        add_error(errs, err);
     }
-    return 0;
+    return errs->count == 0 ? 0 : FILOT_EINVAL;
+}
+
+/* Joins the messages into one line: "A ...; B ...". */
+static void join_errors(const struct config_errors *errs, char *err, size_t errlen)
+{
+    size_t used = 0;
+    int shown = errs->count < CONFIG_MAX_ERRORS ? errs->count : CONFIG_MAX_ERRORS;
+    err[0] = '\0';
+    for (int i = 0; i < shown && used < errlen; i++) {
+        int n = snprintf(err + used, errlen - used, "%s%s", i ? "; " : "", errs->msg[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+int config_load(struct filot_config *cfg, char *err, size_t errlen)
+{
+    struct config_errors errs;
+    if (config_load_all(cfg, &errs) == 0)
+        return 0;
+    join_errors(&errs, err, errlen);
+    return FILOT_EINVAL;
+}
+
+int config_check_pipeline_all(const struct filot_config *cfg, struct config_errors *errs)
+{
+    bool file_root = strncmp(cfg->r2_endpoint, "file://", 7) == 0;
+    const struct {
+        const char *name;
+        bool missing;
+    } need[] = {
+        {"DATABASE_URL", cfg->database_url[0] == '\0'},
+        {"CF_R2_ENDPOINT", cfg->r2_endpoint[0] == '\0'},
+        {"CF_R2_BUCKET_NAME", !file_root && cfg->r2_endpoint[0] && cfg->r2_bucket[0] == '\0'},
+        {"CF_R2_ACCESS_KEY_ID", !file_root && cfg->r2_endpoint[0] && cfg->r2_access_key[0] == '\0'},
+        {"CF_R2_SECRET_ACCESS_KEY",
+         !file_root && cfg->r2_endpoint[0] && cfg->r2_secret_key[0] == '\0'},
+    };
+    int before = errs->count;
+    char err[sizeof errs->msg[0]];
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+        if (!need[i].missing)
+            continue;
+        snprintf(err, sizeof err,
+                 "%s must be set: filot-ocrd takes jobs from the Redis queue "
+                 "(or set OCR_JOB_SOURCE for a private filot-ocr instance)",
+                 need[i].name);
+        add_error(errs, err);
+    }
+    return errs->count == before ? 0 : FILOT_EINVAL;
 }
 
 int config_check_pipeline(const struct filot_config *cfg, char *err, size_t errlen)
 {
-    const char *missing = NULL;
-    bool file_root = strncmp(cfg->r2_endpoint, "file://", 7) == 0;
-    if (cfg->database_url[0] == '\0')
-        missing = "DATABASE_URL";
-    else if (cfg->r2_endpoint[0] == '\0')
-        missing = "CF_R2_ENDPOINT";
-    else if (!file_root && cfg->r2_bucket[0] == '\0')
-        missing = "CF_R2_BUCKET_NAME";
-    else if (!file_root && cfg->r2_access_key[0] == '\0')
-        missing = "CF_R2_ACCESS_KEY_ID";
-    else if (!file_root && cfg->r2_secret_key[0] == '\0')
-        missing = "CF_R2_SECRET_ACCESS_KEY";
-    if (missing == NULL)
+    struct config_errors errs = {0};
+    if (config_check_pipeline_all(cfg, &errs) == 0)
         return 0;
-    snprintf(err, errlen,
-             "%s must be set: filot-ocrd takes jobs from the Redis queue "
-             "(or set OCR_JOB_SOURCE for a private filot-ocr instance)",
-             missing);
+    join_errors(&errs, err, errlen);
     return FILOT_EINVAL;
 }

@@ -65,21 +65,35 @@ struct filot_config {
     uint32_t pdf_max_pages;      /* OCR_PDF_MAX_PAGES */
     uint32_t pdf_dpi;            /* OCR_PDF_DPI */
     bool result_pii_full;        /* OCR_RESULT_PII=full: publish NIK/NPWP unmasked */
+    bool decision_compat;        /* OCR_DECISION_POLICY=compat: the original's score rule */
     char emf_namespace[64];      /* OCR_EMF_NAMESPACE: "" disables EMF metric lines */
 };
 
+/* Every bad variable of one start, in table order (the first 16 kept). */
+#define CONFIG_MAX_ERRORS 16
+struct config_errors {
+    int count; /* bad variables found; may exceed CONFIG_MAX_ERRORS */
+    char msg[CONFIG_MAX_ERRORS][320];
+};
+
 /*
- * Reads and validates every variable.  On failure writes one line naming the
- * variable into err (and returns FILOT_EINVAL); the caller logs it and exits
- * with FILOT_EXIT_CONFIG.
+ * Reads and validates every variable, collecting one message naming the
+ * variable per bad one (a bad variable keeps its default in cfg, so later
+ * checks still run).  0, or FILOT_EINVAL with errs filled; callers report
+ * each message and exit with FILOT_EXIT_CONFIG.
  */
+int config_load_all(struct filot_config *cfg, struct config_errors *errs);
+
+/* config_load_all() with the messages joined by "; " into err. */
 int config_load(struct filot_config *cfg, char *err, size_t errlen);
 
 /*
  * Queue mode (no OCR_JOB_SOURCE) needs a database and storage: checks that
  * DATABASE_URL and CF_R2_ENDPOINT (with credentials and bucket for
- * http(s)) are set.  Same error contract as config_load().
+ * http(s)) are set.  The _all form appends one message per missing
+ * variable to errs; the other joins them into err.
  */
+int config_check_pipeline_all(const struct filot_config *cfg, struct config_errors *errs);
 int config_check_pipeline(const struct filot_config *cfg, char *err, size_t errlen);
 
 /* Iterates the table: name, default (may be ""), one-line description. */
@@ -87,6 +101,7 @@ struct config_var {
     const char *name;
     const char *def;
     const char *help;
+    bool secret; /* a password or key: shown masked */
 };
 const struct config_var *config_vars(size_t *count);
 

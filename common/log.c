@@ -19,6 +19,7 @@
 
 static const char *log_program = "filot";
 static enum log_level log_min = LOG_INFO;
+static int log_fd = STDOUT_FILENO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -26,6 +27,11 @@ void log_init(const char *program, enum log_level min_level)
 {
     log_program = program;
     log_min = min_level;
+}
+
+void log_set_fd(int fd)
+{
+    log_fd = fd;
 }
 
 int log_level_parse(const char *s, enum log_level *out)
@@ -64,7 +70,7 @@ static void emit(json_t *obj)
         return;
     }
     withnl[len] = '\n';
-    write_all(STDOUT_FILENO, withnl, len + 1);
+    write_all(log_fd, withnl, len + 1);
     free(withnl);
 }
 

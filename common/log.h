@@ -1,5 +1,5 @@
 /*
- * log.h - one JSON object per line on stdout.
+ * log.h - one JSON object per line on stdout (stderr for the CLI).
  *
  * Every line carries time, level, program, pid and message; callers add
  * fields as alternating key / value pairs.  Values that could hold a NIK or
@@ -19,6 +19,13 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 enum log_type { LF_END = 0, LF_STR, LF_INT, LF_DBL, LF_BOOL };
 
 void log_init(const char *program, enum log_level min_level);
+
+/*
+ * Sends the lines to fd instead of stdout.  The daemons keep stdout (their
+ * log contract); filot-ocr passes STDERR_FILENO, because its stdout carries
+ * results only.
+ */
+void log_set_fd(int fd);
 int log_level_parse(const char *s, enum log_level *out);
 
 /*

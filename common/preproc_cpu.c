@@ -289,22 +289,17 @@ static void step_grey(const struct pp_image *in, uint8_t *dst)
     }
 }
 
-static int step_rescale(const uint8_t *src, uint32_t w, uint32_t h, uint8_t *dst, uint32_t ow,
-                        uint32_t oh, float scale)
+/*
+ * Rescale to ow x oh: area averaging when shrinking (the noise of a big
+ * photo is averaged away instead of aliased), bilinear when enlarging.
+ */
+static void step_rescale(const uint8_t *src, uint32_t w, uint32_t h, uint8_t *dst, uint32_t ow,
+                         uint32_t oh, float scale)
 {
     uint32_t inv = pp_inv_q16(scale);
-    int64_t *sx = malloc((size_t)ow * sizeof *sx);
-    if (!sx)
-        return FILOT_ENOMEM;
-    for (uint32_t x = 0; x < ow; x++)
-        sx[x] = pp_rescale_src_q8(x, inv, w);
-    for (uint32_t y = 0; y < oh; y++) {
-        int64_t sy = pp_rescale_src_q8(y, inv, h);
+    for (uint32_t y = 0; y < oh; y++)
         for (uint32_t x = 0; x < ow; x++)
-            dst[(size_t)y * ow + x] = pp_sample_q8(src, w, h, w, sx[x], sy, PP_WHITE);
-    }
-    free(sx);
-    return 0;
+            dst[(size_t)y * ow + x] = pp_rescale_pixel(src, w, h, w, x, y, inv);
 }
 
 /* Divides by a tile-max background (closing + smoothing), in place. */
@@ -453,8 +448,7 @@ static int run_steps(const struct pp_params *p, uint32_t w, uint32_t h, uint32_t
     uint8_t *t;
     int rc = 0;
     if (ow != w || oh != h) {
-        if ((rc = step_rescale(*cur, w, h, *tmp, ow, oh, p->scale)) != 0)
-            return rc;
+        step_rescale(*cur, w, h, *tmp, ow, oh, p->scale);
         t = *cur, *cur = *tmp, *tmp = t;
     }
     if ((p->steps & PP_STEP_BGNORM) && (rc = step_bgnorm(*cur, ow, oh, p->bg_window)) != 0)

@@ -99,6 +99,76 @@ PP_HD int64_t pp_rescale_src_q8(uint32_t i, uint32_t inv_q16, uint32_t n_src)
 }
 
 /*
+ * Area resampling (downscale): output index i covers the source interval
+ * [i * inv, (i + 1) * inv) in Q16 continuous coordinates (pixel k spans
+ * [k, k + 1)), clipped to the n_src source pixels and never empty.  Every
+ * source pixel contributes in proportion to the part of it the output pixel
+ * covers (exact box filter), so noise is averaged away and a pattern finer
+ * than the output grid turns grey instead of aliasing.
+ */
+PP_HD void pp_area_span(uint32_t i, uint32_t inv_q16, uint32_t n_src, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t end = (uint64_t)n_src << 16;
+    uint64_t a = (uint64_t)i * inv_q16, b = a + inv_q16;
+    b = b > end ? end : b;
+    a = a + 1 > b ? b - 1 : a;
+    *lo = a;
+    *hi = b;
+}
+
+/* Part of source pixel k inside the Q16 interval [lo, hi), in Q16. */
+PP_HD uint64_t pp_area_overlap(uint64_t k, uint64_t lo, uint64_t hi)
+{
+    uint64_t a = k << 16, b = (k + 1) << 16;
+    a = a > lo ? a : lo;
+    b = b < hi ? b : hi;
+    return b > a ? b - a : 0;
+}
+
+/*
+ * Coverage-weighted mean of the source rectangle [x0, x1) x [y0, y1) (Q16,
+ * inside the image, non-empty), rounded.  Sums stay below 2^62 for spans up
+ * to 2^26 (a 1/1024 scale).
+ */
+PP_HD uint8_t pp_area_mean(const uint8_t *img, uint32_t stride, uint64_t x0, uint64_t x1,
+                           uint64_t y0, uint64_t y1)
+{
+    uint64_t sum = 0;
+    for (uint64_t ky = y0 >> 16; (ky << 16) < y1; ky++) {
+        const uint8_t *row = img + (size_t)ky * stride;
+        uint64_t rsum = 0;
+        for (uint64_t kx = x0 >> 16; (kx << 16) < x1; kx++)
+            rsum += pp_area_overlap(kx, x0, x1) * row[kx];
+        sum += rsum * pp_area_overlap(ky, y0, y1);
+    }
+    uint64_t total = (x1 - x0) * (y1 - y0);
+    return (uint8_t)((sum + total / 2) / total);
+}
+
+/* Output pixel (x, y) of a w x h source shrunk with inv_q16 > 65536. */
+PP_HD uint8_t pp_area_pixel(const uint8_t *img, uint32_t w, uint32_t h, uint32_t stride, uint32_t x,
+                            uint32_t y, uint32_t inv_q16)
+{
+    uint64_t x0, x1, y0, y1;
+    pp_area_span(x, inv_q16, w, &x0, &x1);
+    pp_area_span(y, inv_q16, h, &y0, &y1);
+    return pp_area_mean(img, stride, x0, x1, y0, y1);
+}
+
+/*
+ * One output pixel of the rescale step: area mean when shrinking (inv_q16 >
+ * 65536), bilinear with edge replication when enlarging.
+ */
+PP_HD uint8_t pp_rescale_pixel(const uint8_t *img, uint32_t w, uint32_t h, uint32_t stride,
+                               uint32_t x, uint32_t y, uint32_t inv_q16)
+{
+    if (inv_q16 > 65536u)
+        return pp_area_pixel(img, w, h, stride, x, y, inv_q16);
+    return pp_sample_q8(img, w, h, stride, pp_rescale_src_q8(x, inv_q16, w),
+                        pp_rescale_src_q8(y, inv_q16, h), PP_WHITE);
+}
+
+/*
  * Rotation about the image centre: output (x, y) reads the source at
  * R(theta) * (offset from centre), theta clockwise as seen on screen (y
  * down), cos/sin in Q16.  Writing the source rotated by -theta undoes a

@@ -10,11 +10,14 @@
 
 #include "../common/child_proc.h"
 #include "../common/status.h"
+#include "../common/version.h"
 #include "server.h"
 
 int main(int argc, char **argv)
 {
     int code = FILOT_EXIT_OK;
+    if (version_requested(argc, argv, "filot-gpu-server"))
+        return FILOT_EXIT_OK;
     if (child_proc_usage(argc, argv,
                          "usage: filot-gpu-server\n\nThe GPU preprocessing server.  It is "
                          "started by filot-ocrd, never by hand.\nExit code 3 means no usable "

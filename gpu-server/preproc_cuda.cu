@@ -82,14 +82,14 @@ __global__ void k_grey(const uint8_t *in, uint32_t w, uint32_t h, uint32_t pitch
     out[(size_t)y * w + x] = fmt == PP_GRAY8 ? p[0] : pp_luma(p[0], p[1], p[2]);
 }
 
+/* Area mean when shrinking, bilinear when enlarging (pp_rescale_pixel). */
 __global__ void k_rescale(const uint8_t *src, uint32_t w, uint32_t h, uint8_t *dst, uint32_t ow,
                           uint32_t oh, uint32_t inv_q16)
 {
     uint32_t x = blockIdx.x * blockDim.x + threadIdx.x, y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x >= ow || y >= oh)
         return;
-    dst[(size_t)y * ow + x] = pp_sample_q8(src, w, h, w, pp_rescale_src_q8(x, inv_q16, w),
-                                           pp_rescale_src_q8(y, inv_q16, h), PP_WHITE);
+    dst[(size_t)y * ow + x] = pp_rescale_pixel(src, w, h, w, x, y, inv_q16);
 }
 
 /* One thread per background tile. */

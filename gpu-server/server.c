@@ -19,6 +19,7 @@
 #include "../ipc/listener_probe.h"
 #include "../ipc/nng_chan.h"
 #include "preproc_cuda.h"
+#include "request_check.h"
 
 #define PROBE_INTERVAL_MS 1000u
 #define PROBE_FAILURES    3
@@ -76,44 +77,37 @@ int gpu_server_init(struct gpu_server *g)
     listener_probe_start(&g->probe, g->url, ping, plen, PROBE_INTERVAL_MS, PROBE_FAILURES);
     atomic_store(&g->pool.hdr->gpu_pid, getpid());
     atomic_store(&g->pool.hdr->gpu_state, GPU_READY);
-    log_kv(LOG_INFO, "GPU server ready", LF_STR, "device", g->pool.hdr->gpu_device, LF_BOOL,
-           "emulated", g->emulate, LF_BOOL, "hostRegistered", g->registered, LF_END);
+    char device[sizeof g->pool.hdr->gpu_device];
+    shm_gpu_device(&g->pool, device, sizeof device);
+    log_kv(LOG_INFO, "GPU server ready", LF_STR, "device", device, LF_BOOL, "emulated", g->emulate,
+           LF_BOOL, "hostRegistered", g->registered, LF_END);
     return 0;
 }
 
-/* Checks a request's geometry against its slot before touching memory. */
-static int validate(const struct gpu_server *g, const struct ipc_preproc_req *r)
-{
-    if (r->slot >= g->pool.hdr->slot_count)
-        return FILOT_EINVAL;
-    uint64_t cap = slot_capacity(&g->pool, r->slot);
-    uint64_t in_bytes = (uint64_t)r->in.stride * r->in.height;
-    uint32_t ow, oh;
-    if ((r->in.format != PP_GRAY8 && r->in.format != PP_RGBA32) || r->in.width == 0 ||
-        r->in.height == 0 || r->in.stride < (uint64_t)r->in.width * r->in.format)
-        return FILOT_EINVAL;
-    pp_output_size(&r->params, r->in.width, r->in.height, &ow, &oh);
-    if (in_bytes > r->out_offset || (uint64_t)ow * oh > r->out_capacity ||
-        r->out_offset + r->out_capacity > cap)
-        return FILOT_ETOOBIG;
-    return 0;
-}
-
+/*
+ * Validates the request against the pool geometry copied at attach
+ * (gpu_request_check()), then runs it.  Offsets and sizes come from the
+ * checked request and the private geometry, never from the header.
+ */
 static int preprocess(struct gpu_server *g, const struct ipc_preproc_req *r,
-                      struct ipc_preproc_rep *rep)
+                      struct ipc_preproc_rep *rep, const char **why)
 {
-    int rc = validate(g, r);
+    const struct gpu_slot_geom geom = {g->pool.slot_count, g->pool.slot_bytes};
+    struct gpu_request_plan plan;
+    int rc = gpu_request_check(r, &geom, &plan, why);
     if (rc != 0)
         return rc;
     rc = slot_gpu_take(&g->pool, r->slot, r->generation);
-    if (rc != 0)
+    if (rc != 0) {
+        *why = "slot not lent with this generation";
         return rc; /* stale: the owner gave up or died, the slot was reused */
+    }
     uint8_t *base = slot_data(&g->pool, r->slot);
     struct pp_image in = {base, r->in.width, r->in.height, r->in.stride, r->in.format};
     struct pp_result res = {0};
     uint8_t *out = base + r->out_offset;
-    rc = g->emulate ? pp_run_cpu(&in, &r->params, out, r->out_capacity, &res)
-                    : pp_run_cuda(&in, &r->params, out, r->out_capacity, &res);
+    rc = g->emulate ? pp_run_cpu(&in, &r->params, out, plan.out_bytes, &res)
+                    : pp_run_cuda(&in, &r->params, out, plan.out_bytes, &res);
     int fin = slot_gpu_finish(&g->pool, r->slot, r->generation);
     if (rc == 0 && fin != 0)
         rc = fin;
@@ -138,11 +132,12 @@ static size_t handle(struct gpu_server *g, const uint8_t *msg, size_t len, uint8
     }
     rep.slot = req.slot;
     rep.generation = req.generation;
-    rep.status = preprocess(g, &req, &rep);
+    const char *why = "";
+    rep.status = preprocess(g, &req, &rep, &why);
     if (rep.status != 0)
         log_kv(LOG_WARN, "Preprocess request refused", LF_INT, "slot", (long long)req.slot, LF_INT,
                "generation", (long long)req.generation, LF_STR, "error", filot_strerror(rep.status),
-               LF_END);
+               LF_STR, "reason", why, LF_END);
     g->served++;
     return ipc_encode_preproc_rep(&rep, out);
 }

@@ -154,6 +154,9 @@ static int open_body(struct cursor *c, const uint8_t *buf, size_t len, enum ipc_
 int ipc_decode_preproc_req(const uint8_t *buf, size_t len, struct ipc_preproc_req *r)
 {
     struct cursor c;
+    /* The wire has no page_target_height (the worker plans, the server only
+       applies scale): every field and pad byte the record does not carry is 0. */
+    memset(r, 0, sizeof *r);
     if (open_body(&c, buf, len, IPC_PREPROC) != 0)
         return FILOT_EINVAL;
     r->slot = get_u32(&c);
@@ -173,6 +176,7 @@ int ipc_decode_preproc_req(const uint8_t *buf, size_t len, struct ipc_preproc_re
 int ipc_decode_preproc_rep(const uint8_t *buf, size_t len, struct ipc_preproc_rep *r)
 {
     struct cursor c;
+    memset(r, 0, sizeof *r);
     if (open_body(&c, buf, len, IPC_PREPROC_REP) != 0)
         return FILOT_EINVAL;
     r->status = (int32_t)get_u32(&c);

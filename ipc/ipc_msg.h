@@ -51,7 +51,12 @@ size_t ipc_encode_ping(enum ipc_type type, uint8_t *buf);
 size_t ipc_encode_preproc_req(const struct ipc_preproc_req *r, uint8_t *buf);
 size_t ipc_encode_preproc_rep(const struct ipc_preproc_rep *r, uint8_t *buf);
 
-/* Returns the message type, or FILOT_EINVAL for a short or foreign message. */
+/*
+ * Returns the message type, or FILOT_EINVAL for a short or foreign message.
+ * The decoders accept only a record of exactly the right size and set every
+ * byte of *r (fields the record does not carry, such as
+ * params.page_target_height, are 0).
+ */
 int ipc_peek_type(const uint8_t *buf, size_t len);
 int ipc_decode_preproc_req(const uint8_t *buf, size_t len, struct ipc_preproc_req *r);
 int ipc_decode_preproc_rep(const uint8_t *buf, size_t len, struct ipc_preproc_rep *r);

@@ -29,26 +29,35 @@ static size_t header_bytes(uint32_t slots)
     return (n + SLOT_ALIGN - 1) / SLOT_ALIGN * SLOT_ALIGN;
 }
 
-/* Lays out header and slots in a fresh, zero-filled mapping. */
-static void init_layout(struct shm_pool *p, uint32_t workers, uint32_t slots)
+void shm_pool_restore_layout(struct shm_pool *p)
 {
     struct shm_header *h = p->hdr;
-    size_t hb = header_bytes(slots);
-    uint64_t per_slot = (p->size - hb) / slots / SLOT_ALIGN * SLOT_ALIGN;
     h->version = SHM_VERSION;
-    h->header_size = (uint32_t)hb;
+    h->header_size = (uint32_t)p->header_size;
     h->total_size = p->size;
-    h->slot_count = slots;
-    h->worker_count = workers;
-    h->slot_bytes = per_slot;
-    h->supervisor_pid = getpid();
-    for (uint32_t i = 0; i < slots; i++) {
-        h->slots[i].offset = hb + (uint64_t)i * per_slot;
-        h->slots[i].capacity = per_slot;
-        atomic_store(&h->slots[i].state_gen, SG(SLOT_FREE, 0));
+    h->slot_count = p->slot_count;
+    h->worker_count = p->worker_count;
+    h->slot_bytes = p->slot_bytes;
+    for (uint32_t i = 0; i < p->slot_count; i++) {
+        h->slots[i].offset = p->header_size + (uint64_t)i * p->slot_bytes;
+        h->slots[i].capacity = p->slot_bytes;
     }
     atomic_thread_fence(memory_order_release);
     h->magic = SHM_MAGIC; /* last: a reader seeing the magic sees the layout */
+}
+
+/* Lays out header and slots in a fresh, zero-filled mapping. */
+static void init_layout(struct shm_pool *p, uint32_t workers, uint32_t slots)
+{
+    size_t hb = header_bytes(slots);
+    p->slot_count = slots;
+    p->worker_count = workers;
+    p->header_size = hb;
+    p->slot_bytes = (p->size - hb) / slots / SLOT_ALIGN * SLOT_ALIGN;
+    p->hdr->supervisor_pid = getpid();
+    for (uint32_t i = 0; i < slots; i++)
+        atomic_store(&p->hdr->slots[i].state_gen, SG(SLOT_FREE, 0));
+    shm_pool_restore_layout(p);
 }
 
 int shm_pool_create(struct shm_pool *p, const char *name, uint64_t size, uint32_t workers,
@@ -56,7 +65,7 @@ int shm_pool_create(struct shm_pool *p, const char *name, uint64_t size, uint32_
 {
     memset(p, 0, sizeof *p);
     p->fd = -1;
-    if (workers == 0 || workers > SHM_MAX_WORKERS || slots == 0 ||
+    if (workers == 0 || workers > SHM_MAX_WORKERS || slots == 0 || slots > SHM_MAX_SLOTS ||
         size < header_bytes(slots) + (uint64_t)slots * SLOT_ALIGN) {
         snprintf(err, errlen, "OCR_SHM_SIZE=%llu is too small for %u slots",
                  (unsigned long long)size, slots);
@@ -146,6 +155,28 @@ int shm_pool_remove_stale(const char *prefix)
     return removed;
 }
 
+/*
+ * Takes the private copy of the geometry from a freshly mapped header and
+ * checks that it describes this segment: the layout shm_pool_create()
+ * writes (header rounded up to SLOT_ALIGN, equal aligned slots) and slots
+ * that end inside the mapping.  Later changes to the header are ignored.
+ */
+static int copy_geometry(struct shm_pool *p)
+{
+    const struct shm_header *h = p->hdr;
+    uint32_t slots = h->slot_count, workers = h->worker_count;
+    uint64_t hb = h->header_size, per_slot = h->slot_bytes;
+    if (slots == 0 || slots > SHM_MAX_SLOTS || workers == 0 || workers > SHM_MAX_WORKERS ||
+        hb != header_bytes(slots) || per_slot == 0 || per_slot % SLOT_ALIGN != 0 || hb > p->size ||
+        per_slot > (p->size - hb) / slots)
+        return FILOT_EINVAL;
+    p->slot_count = slots;
+    p->worker_count = workers;
+    p->header_size = hb;
+    p->slot_bytes = per_slot;
+    return 0;
+}
+
 /* Maps fd and checks that it holds a segment of our version. */
 static int map_and_check(struct shm_pool *p, char *err, size_t errlen)
 {
@@ -165,6 +196,10 @@ static int map_and_check(struct shm_pool *p, char *err, size_t errlen)
     if (p->hdr->magic != SHM_MAGIC || p->hdr->version != SHM_VERSION ||
         p->hdr->total_size != p->size) {
         snprintf(err, errlen, "shared memory segment has a bad header (magic/version/size)");
+        return FILOT_EINVAL;
+    }
+    if (copy_geometry(p) != 0) {
+        snprintf(err, errlen, "shared memory segment has a bad slot layout");
         return FILOT_EINVAL;
     }
     return 0;
@@ -216,12 +251,13 @@ int shm_pool_share_fd(struct shm_pool *p)
 
 uint8_t *slot_data(const struct shm_pool *p, uint32_t slot)
 {
-    return p->base + p->hdr->slots[slot].offset;
+    return p->base + p->header_size + (uint64_t)slot * p->slot_bytes;
 }
 
 uint64_t slot_capacity(const struct shm_pool *p, uint32_t slot)
 {
-    return p->hdr->slots[slot].capacity;
+    (void)slot; /* equal slots; the index is kept for the callers' sake */
+    return p->slot_bytes;
 }
 
 enum slot_state slot_state(const struct shm_pool *p, uint32_t slot, uint64_t *gen)
@@ -243,7 +279,7 @@ static bool transition(struct shm_pool *p, uint32_t slot, enum slot_state from, 
 int slot_claim(struct shm_pool *p, int32_t pid, uint32_t first, uint32_t count, uint32_t *slot,
                uint64_t *gen)
 {
-    for (uint32_t i = first; i < first + count && i < p->hdr->slot_count; i++) {
+    for (uint32_t i = first; i < first + count && i < p->slot_count; i++) {
         uint64_t v = atomic_load(&p->hdr->slots[i].state_gen);
         if (SG_STATE(v) != SLOT_FREE)
             continue;
@@ -261,7 +297,7 @@ int slot_claim(struct shm_pool *p, int32_t pid, uint32_t first, uint32_t count, 
 
 static int check_slot(const struct shm_pool *p, uint32_t slot)
 {
-    return slot < p->hdr->slot_count ? 0 : FILOT_EINVAL;
+    return slot < p->slot_count ? 0 : FILOT_EINVAL;
 }
 
 int slot_lend(struct shm_pool *p, uint32_t slot, uint64_t gen)
@@ -334,7 +370,7 @@ void slot_release(struct shm_pool *p, uint32_t slot, uint64_t gen)
 int shm_reclaim_worker(struct shm_pool *p, int32_t pid)
 {
     int n = 0;
-    for (uint32_t i = 0; i < p->hdr->slot_count; i++) {
+    for (uint32_t i = 0; i < p->slot_count; i++) {
         struct shm_slot *s = &p->hdr->slots[i];
         if (atomic_load(&s->owner_pid) != pid)
             continue;
@@ -359,7 +395,7 @@ int shm_reclaim_worker(struct shm_pool *p, int32_t pid)
 int shm_reclaim_gpu(struct shm_pool *p)
 {
     int n = 0;
-    for (uint32_t i = 0; i < p->hdr->slot_count; i++) {
+    for (uint32_t i = 0; i < p->slot_count; i++) {
         uint64_t v = atomic_load(&p->hdr->slots[i].state_gen);
         uint64_t gen = SG_GEN(v);
         bool moved = (SG_STATE(v) == SLOT_GPU && transition(p, i, SLOT_GPU, gen, SLOT_LENT, gen)) ||
@@ -374,8 +410,20 @@ int shm_reclaim_gpu(struct shm_pool *p)
 uint32_t shm_slots_in_use(const struct shm_pool *p)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < p->hdr->slot_count; i++)
+    for (uint32_t i = 0; i < p->slot_count; i++)
         if (slot_state(p, i, NULL) != SLOT_FREE)
             n++;
     return n;
+}
+
+void shm_gpu_device(const struct shm_pool *p, char *out, size_t len)
+{
+    if (len == 0)
+        return;
+    const char *src = p->hdr->gpu_device;
+    size_t n = strnlen(src, sizeof p->hdr->gpu_device);
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, src, n);
+    out[n] = '\0';
 }

@@ -34,6 +34,7 @@
 #define SHM_MAGIC       0x52434f544f4c4946ULL /* "FILOTOCR" */
 #define SHM_VERSION     2u                    /* 2: job statistics and queue sample per worker */
 #define SHM_MAX_WORKERS 64
+#define SHM_MAX_SLOTS   (2 * SHM_MAX_WORKERS)
 
 enum slot_state {
     SLOT_FREE = 0,
@@ -58,8 +59,8 @@ struct shm_slot {
     _Atomic uint64_t state_gen; /* generation << 8 | state */
     _Atomic int32_t owner_pid;
     uint32_t reserved;
-    uint64_t offset;   /* from the start of the segment */
-    uint64_t capacity; /* bytes */
+    uint64_t offset;   /* from the start of the segment (informative: readers */
+    uint64_t capacity; /* use their private geometry in struct shm_pool) */
 };
 
 struct shm_worker {
@@ -100,6 +101,12 @@ struct shm_header {
     struct shm_slot slots[];
 };
 
+/*
+ * A process's view of the segment.  The geometry below is a private copy:
+ * the creator's own numbers, or a reader's copy of the header taken and
+ * checked once at attach.  Every bound, offset and loop uses these copies,
+ * never the header, which any child that maps the segment can overwrite.
+ */
 struct shm_pool {
     struct shm_header *hdr;
     uint8_t *base;
@@ -107,6 +114,10 @@ struct shm_pool {
     int fd;
     bool owner;
     char name[64];
+    uint32_t slot_count;
+    uint32_t worker_count;
+    uint64_t header_size; /* slot 0 starts here */
+    uint64_t slot_bytes;  /* every slot's capacity; slot i at header_size + i * slot_bytes */
 };
 
 /*
@@ -130,12 +141,21 @@ int shm_pool_attach_fd(struct shm_pool *p, int fd, char *err, size_t errlen);
 /* Opens by name (diagnostic readers such as filot-ocr). */
 int shm_pool_attach_name(struct shm_pool *p, const char *name, char *err, size_t errlen);
 
+/*
+ * Creator only: writes the layout fields of the header (magic, version,
+ * sizes, slot table) again from the private geometry, undoing whatever a
+ * child wrote there, so children started later can attach.  Slot states
+ * and the worker table are left alone.
+ */
+void shm_pool_restore_layout(struct shm_pool *p);
+
 /* Unmaps; the creator also unlinks the name.  Safe on a zeroed pool. */
 void shm_pool_close(struct shm_pool *p);
 
 /* Makes the fd survive exec (clears FD_CLOEXEC). */
 int shm_pool_share_fd(struct shm_pool *p);
 
+/* Slot memory from the private geometry; slot must be < p->slot_count. */
 uint8_t *slot_data(const struct shm_pool *p, uint32_t slot);
 uint64_t slot_capacity(const struct shm_pool *p, uint32_t slot);
 enum slot_state slot_state(const struct shm_pool *p, uint32_t slot, uint64_t *gen);
@@ -154,5 +174,12 @@ int shm_reclaim_worker(struct shm_pool *p, int32_t pid);
 int shm_reclaim_gpu(struct shm_pool *p);
 
 uint32_t shm_slots_in_use(const struct shm_pool *p);
+
+/*
+ * Copies the device name the GPU server wrote into out (len bytes, always
+ * NUL-terminated): at most the field's size is read, whatever a child left
+ * there.
+ */
+void shm_gpu_device(const struct shm_pool *p, char *out, size_t len);
 
 #endif

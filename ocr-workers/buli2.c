@@ -243,29 +243,28 @@ static enum buli2_outcome classify_status(long status)
     return BULI2_RETRY; /* 5xx, and 1xx/3xx: redirects are not followed */
 }
 
-/* Outcome of an exchange that produced an HTTP status. */
-static enum buli2_outcome judge_answer(long status, const struct response *r, char *ticket,
-                                       size_t ticketlen, char *err, size_t errlen)
+enum buli2_outcome buli2_judge_answer(long status, const char *body, size_t len, int too_big,
+                                      char *ticket, size_t ticketlen, char *err, size_t errlen)
 {
     char prefix[96];
 
     if (status < 200 || status > 299) {
         snprintf(prefix, sizeof prefix, "BULI2 returned status %ld: ", status);
-        set_text(err, errlen, prefix, r->data, r->len, BULI2_ERR_BODY);
+        set_text(err, errlen, prefix, body, len, BULI2_ERR_BODY);
         return classify_status(status);
     }
-    if (r->too_big) {
+    if (too_big) {
         snprintf(prefix, sizeof prefix,
                  "BULI2 returned status %ld with a body over %d bytes: ", status,
                  BULI2_MAX_RESPONSE);
-        set_text(err, errlen, prefix, r->data, r->len, BULI2_ERR_BODY);
+        set_text(err, errlen, prefix, body, len, BULI2_ERR_BODY);
         return BULI2_RETRY;
     }
     json_error_t jerr;
-    json_t *answer = r->data ? json_loadb(r->data, r->len, JSON_DECODE_ANY, &jerr) : NULL;
+    json_t *answer = body ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : NULL;
     if (!answer) {
         snprintf(prefix, sizeof prefix, "BULI2 returned status %ld with a non-JSON body: ", status);
-        set_text(err, errlen, prefix, r->data, r->len, BULI2_ERR_BODY);
+        set_text(err, errlen, prefix, body, len, BULI2_ERR_BODY);
         return BULI2_RETRY;
     }
     pick_ticket(answer, ticket, ticketlen);
@@ -443,7 +442,8 @@ enum buli2_outcome buli2_post(const struct buli2_config *cfg, const json_t *body
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && resp.too_big && status > 0))
-        outcome = judge_answer(status, &resp, ticket, ticketlen, err, errlen);
+        outcome = buli2_judge_answer(status, resp.data, resp.len, resp.too_big, ticket, ticketlen,
+                                     err, errlen);
     else
         transport_error(curl, rc, curl_err, connect_ms, timeout_ms, err, errlen);
 out:

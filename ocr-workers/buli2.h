@@ -31,6 +31,17 @@ enum buli2_outcome {
 };
 
 /*
+ * Outcome of an exchange that produced an HTTP status, from the status and
+ * the response body (len bytes, not NUL-terminated; too_big when it was cut
+ * at the size cap): a 2xx JSON body delivers (ticket as described above),
+ * anything else is RETRY or REJECTED with err saying why.  ticket and err
+ * are always valid UTF-8, whatever the body holds.  Used by buli2_post();
+ * public so the untrusted response bytes can be fuzzed (tests/fuzz).
+ */
+enum buli2_outcome buli2_judge_answer(long status, const char *body, size_t len, int too_big,
+                                      char *ticket, size_t ticketlen, char *err, size_t errlen);
+
+/*
  * POSTs body.  ticket receives the ticket id on delivery.  err gets the
  * original's message shape: "BULI2 returned status N: <body>", or the
  * transport error, e.g. "Request timeout after 30000ms".

@@ -64,6 +64,16 @@ static const char SQL_COMPLETE[] =
 static const char SQL_FAILED[] = "UPDATE documents SET status = 'failed', result_json = $2::jsonb "
                                  "WHERE id = $1::uuid AND status IS DISTINCT FROM 'completed'";
 
+/* An operator's requeue: what the upload API's retry sets before it enqueues. */
+static const char SQL_REQUEUE[] = "UPDATE documents SET status = 'processing' "
+                                  "WHERE id = $1::uuid AND status IS DISTINCT FROM 'completed' "
+                                  "AND ($2::boolean OR status = 'failed')";
+
+static const char SQL_FAILURES[] =
+    "SELECT id, type, result_json->>'error', result_json->>'failedAt', count(*) OVER () "
+    "FROM documents WHERE status = 'failed' "
+    "ORDER BY result_json->>'failedAt' DESC NULLS LAST, created_at DESC LIMIT $1::integer";
+
 static const char SQL_TICKET[] =
     "UPDATE documents SET buli2_ticket_id = $2, verification_status = 'pending_manual_review', "
     "ai_score = $3::integer, ai_decision = 'needs_review' "
@@ -547,4 +557,46 @@ int db_set_ticket(struct db *db, const char *id, const char *ticket, int score, 
     snprintf(num, sizeof num, "%d", score);
     const char *params[3] = {id, ticket, num};
     return exec_update(db, SQL_TICKET, 3, params, applied, err, errlen);
+}
+
+int db_requeue(struct db *db, const char *id, bool any_status, bool *applied, char *err,
+               size_t errlen)
+{
+    const char *params[2] = {id, any_status ? "true" : "false"};
+    return exec_update(db, SQL_REQUEUE, 2, params, applied, err, errlen);
+}
+
+/* A result field as a JSON string, null for SQL NULL. */
+static json_t *field_json(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+}
+
+int db_recent_failures(struct db *db, int limit, json_t **rows, long long *total, char *err,
+                       size_t errlen)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[1] = {lim};
+    PGresult *r;
+    *rows = NULL;
+    *total = 0;
+    int rc = run_stmt(db, SQL_FAILURES, 1, params, &r, NULL, err, errlen);
+    if (rc != DB_OK)
+        return rc;
+    json_t *out = json_array();
+    for (int i = 0; out != NULL && i < PQntuples(r); i++) {
+        *total = strtoll(PQgetvalue(r, i, 4), NULL, 10);
+        json_array_append_new(out,
+                              json_pack("{s:o, s:o, s:o, s:o}", "documentId", field_json(r, i, 0),
+                                        "type", field_json(r, i, 1), "error", field_json(r, i, 2),
+                                        "failedAt", field_json(r, i, 3)));
+    }
+    PQclear(r);
+    if (out == NULL) {
+        set_err(err, errlen, "out of memory");
+        return DB_FAILED;
+    }
+    *rows = out;
+    return DB_OK;
 }

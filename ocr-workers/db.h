@@ -81,4 +81,20 @@ int db_mark_failed(struct db *db, const char *id, const char *msg, bool max_retr
 int db_set_ticket(struct db *db, const char *id, const char *ticket, int score, bool *applied,
                   char *err, size_t errlen);
 
+/*
+ * `filot-ocr requeue`: status='processing', as the upload API's retry sets
+ * it before enqueueing.  Only a failed row, unless any_status; never a
+ * completed one (*applied false when nothing changed).
+ */
+int db_requeue(struct db *db, const char *id, bool any_status, bool *applied, char *err,
+               size_t errlen);
+
+/*
+ * The newest failed rows (by result_json.failedAt), at most limit, as
+ * [{"documentId","type","error","failedAt"}]; *total counts every failed
+ * row (0 when none is returned).
+ */
+int db_recent_failures(struct db *db, int limit, json_t **rows, long long *total, char *err,
+                       size_t errlen);
+
 #endif

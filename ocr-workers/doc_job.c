@@ -78,8 +78,13 @@ static enum attempt_rc fetch_and_ocr(struct job_env *env, struct attempt *a, boo
     uint8_t *buf = NULL;
     size_t len = 0;
     enum storage_error_kind kind;
-    if (storage_fetch(env->st, a->row.file_url, &buf, &len, &kind, a->err, sizeof a->err) != 0)
+    if (storage_fetch(env->st, a->row.file_url, &buf, &len, &kind, a->err, sizeof a->err) != 0) {
+        LOGJ(LOG_WARN,
+             storage_is_local(env->st) ? "Document file read failed" : "Object fetch failed", c,
+             LF_STR, "key", a->row.file_url, LF_STR, "reason", a->err, LF_BOOL, "transient",
+             kind == STORAGE_TRANSIENT, LF_END);
         return kind == STORAGE_TRANSIENT ? ATTEMPT_INFRA : ATTEMPT_BAD_INPUT;
+    }
     struct pipeline_opts opts = {.type = type, .force_cpu = force_cpu};
     bool retryable = false;
     a->result = pipeline_run(env->pl, buf, len, &opts, &retryable);
@@ -101,7 +106,8 @@ static int record_escalation(struct job_env *env, struct attempt *a, json_t *par
 {
     json_t *body = buli2_body(a->c->id, a->row.user_id, a->row.type, parsed, score,
                               (long long)clock_wall_ms());
-    json_t *payload = json_pack("{s:o, s:i}", "body", body, "attempts", 0);
+    json_t *payload = json_pack("{s:o, s:i, s:s}", "body", body, "attempts", 0, "correlationId",
+                                a->c->correlation);
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     json_decref(payload);
     int rc = text ? queue_outbox_put(env->q, a->c->id, text) : FILOT_ENOMEM;
@@ -186,11 +192,12 @@ static void publish_success(struct job_env *env, const struct attempt *a)
     if (!env->cfg->result_pii_full)
         pii_mask_parsed(parsed);
     json_t *msg = json_pack(
-        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:b, s:I, s:O, s:O, s:O, s:i, s:s}", "success",
-        1, "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
+        "{s:b, s:s, s:s, s:s?, s:o, s:O, s:O, s:O, s:O?, s:b, s:I, s:O, s:O, s:O, s:i, s:s}",
+        "success", 1, "documentId", a->c->id, "correlationId", a->c->correlation, "ocrText", masked,
         "parsedResult", parsed, "score", json_object_get(r, "score"), "decision",
-        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"), "gpuProcessed", 1,
-        "processingTimeMs", (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
+        json_object_get(r, "decision"), "outcome", json_object_get(r, "outcome"), "reviewReasons",
+        json_object_get(r, "reviewReasons"), "gpuProcessed", 1, "processingTimeMs",
+        (json_int_t)((clock_mono_us() - a->start_us) / 1000u), "preprocess",
         json_object_get(r, "preprocess"), "meanConfidence", json_object_get(r, "meanConfidence"),
         "pages", json_object_get(r, "pages"), "attempts", a->c->attempts, "documentType",
         a->row.type);
@@ -415,6 +422,8 @@ static void deliver_one(struct job_env *env, const char *id, json_t *payload)
 {
     json_t *body = json_object_get(payload, "body");
     int attempts = (int)json_integer_value(json_object_get(payload, "attempts")) + 1;
+    /* the job's correlation id (absent in escalations an older version recorded) */
+    const char *corr = json_string_value(json_object_get(payload, "correlationId"));
     struct buli2_config bc = {env->cfg->buli2_url, env->cfg->buli2_key, 30000};
     char ticket[256], err[ERR_LEN];
     enum buli2_outcome o = buli2_post(&bc, body, ticket, sizeof ticket, err, sizeof err);
@@ -424,14 +433,15 @@ static void deliver_one(struct job_env *env, const char *id, json_t *payload)
         db_set_ticket(env->db, id, ticket, score, &applied, err, sizeof err);
         queue_outbox_done(env->q, id);
         log_kv(LOG_INFO, "Document escalated to BULI2 for manual review", LF_STR, "documentId", id,
-               LF_STR, "ticketId", ticket, LF_INT, "attempts", (long long)attempts, LF_END);
+               LF_STR, "correlationId", corr, LF_STR, "ticketId", ticket, LF_INT, "attempts",
+               (long long)attempts, LF_END);
         return;
     }
     /* REJECTED (4xx) is usually configuration (a bad BULI2_API_KEY): keep it, slowly. */
     uint32_t delay = o == BULI2_REJECTED ? 900000u : backoff_ms(5000, attempts, 300000);
     log_kv(LOG_WARN, "BULI2 escalation failed; will retry", LF_STR, "documentId", id, LF_STR,
-           "error", err, LF_INT, "attempts", (long long)attempts, LF_INT, "retryInMs",
-           (long long)delay, LF_END);
+           "correlationId", corr, LF_STR, "error", err, LF_INT, "attempts", (long long)attempts,
+           LF_INT, "retryInMs", (long long)delay, LF_END);
     json_object_set_new(payload, "attempts", json_integer(attempts));
     char *text = json_dumps(payload, JSON_COMPACT);
     if (text != NULL)

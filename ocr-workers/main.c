@@ -15,11 +15,14 @@
 #include "../common/child_proc.h"
 #include "../common/log.h"
 #include "../common/status.h"
+#include "../common/version.h"
 #include "worker.h"
 
 int main(int argc, char **argv)
 {
     int code = FILOT_EXIT_OK;
+    if (version_requested(argc, argv, "filot-ocr-worker"))
+        return FILOT_EXIT_OK;
     if (child_proc_usage(argc, argv,
                          "usage: filot-ocr-worker\n\nAn OCR worker process.  It is started by "
                          "filot-ocrd, never by hand:\nit needs the shared-memory fd and control "

@@ -28,6 +28,7 @@ struct queue {
     char host[256];
     int port;
     int db;
+    char user[128]; /* Redis 6 ACL user: AUTH user password; "" = AUTH password */
     char password[256];
     char owner[160];
     char instance_key[200];
@@ -38,6 +39,7 @@ struct queue {
     uint32_t backoff_ms;
     bool outage_logged;
     bool healthy;
+    char last_error[256]; /* why the last connect failed */
 };
 
 /* The claim: move due retries back, pop, lock, mark processing - one step. */
@@ -155,6 +157,31 @@ static const char outbox_take_lua[] =
     "redis.call('ZADD', KEYS[2], ARGV[2], ids[1])\n"
     "return {ids[1], p}\n";
 
+/*
+ * One consistent read for `filot-ocr status`.  A claimed job is stuck by
+ * the reaper's rule: its owner instance is gone, or its lock expired and
+ * its lease is older than OCR_GPU_STUCK_TIMEOUT.
+ * KEYS: queue processing timestamps owners attempts delayed outbox
+ * ARGV: lock_prefix instance_prefix max_jobs now stuck_ms
+ */
+static const char status_lua[] =
+    "local first = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')\n"
+    "local out = {redis.call('LLEN', KEYS[1]), redis.call('SCARD', KEYS[2]),\n"
+    "  redis.call('ZCARD', KEYS[6]), redis.call('HLEN', KEYS[7]), first[2] or '', {}}\n"
+    "local now, stuck_ms = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "for i, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "  if i > tonumber(ARGV[3]) then break end\n"
+    "  local owner = redis.call('HGET', KEYS[4], id) or ''\n"
+    "  local inst = string.match(owner, '^(.*)#')\n"
+    "  local ts = redis.call('HGET', KEYS[3], id) or '0'\n"
+    "  local locked = redis.call('EXISTS', ARGV[1] .. id)\n"
+    "  local stuck = (inst ~= nil and redis.call('EXISTS', ARGV[2] .. inst) == 0)\n"
+    "    or (locked == 0 and now - (tonumber(ts) or 0) > stuck_ms)\n"
+    "  local job = {id, owner, ts, redis.call('HGET', KEYS[5], id) or '0', stuck and 1 or 0}\n"
+    "  table.insert(out[6], job)\n"
+    "end\n"
+    "return out\n";
+
 /* Parses redis://[user][:password@]host[:port][/db] with curl's URL API. */
 static int parse_url(struct queue *q, const char *url, char *err, size_t errlen)
 {
@@ -169,7 +196,7 @@ static int parse_url(struct queue *q, const char *url, char *err, size_t errlen)
         return FILOT_EINVAL;
     }
     CURLU *u = curl_url();
-    char *host = NULL, *port = NULL, *pass = NULL, *path = NULL;
+    char *host = NULL, *port = NULL, *user = NULL, *pass = NULL, *path = NULL;
     int rc = FILOT_EINVAL;
     if (u == NULL || curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
@@ -184,6 +211,8 @@ static int parse_url(struct queue *q, const char *url, char *err, size_t errlen)
     q->port = 6379;
     if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
         q->port = atoi(port);
+    if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) == CURLUE_OK)
+        snprintf(q->user, sizeof q->user, "%s", user);
     if (curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE) == CURLUE_OK)
         snprintf(q->password, sizeof q->password, "%s", pass);
     if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && path[0] == '/' && path[1])
@@ -192,6 +221,7 @@ static int parse_url(struct queue *q, const char *url, char *err, size_t errlen)
 out:
     curl_free(host);
     curl_free(port);
+    curl_free(user);
     curl_free(pass);
     curl_free(path);
     curl_url_cleanup(u);
@@ -247,28 +277,42 @@ static void mark_down(struct queue *q, const char *why)
     q->rc = NULL;
 }
 
-/* AUTH and SELECT on a fresh connection. */
+/*
+ * Frees a handshake reply; false (and the server's words in last_error)
+ * when it is missing or an error.
+ */
+static bool reply_ok(struct queue *q, redisReply *r, const char *what)
+{
+    bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        snprintf(q->last_error, sizeof q->last_error, "%s failed: %s", what,
+                 r != NULL ? r->str : q->rc->errstr);
+    freeReplyObject(r);
+    return ok;
+}
+
+/*
+ * AUTH and SELECT on a fresh connection.  redis://user:pass@ is an ACL
+ * user (Redis 6+: AUTH user pass); redis://:pass@ the default user.
+ */
 static int handshake(struct queue *q)
 {
     redisReply *r;
     if (q->password[0] != '\0') {
-        r = redisCommand(q->rc, "AUTH %s", q->password);
-        bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok)
+        r = q->user[0] != '\0' ? redisCommand(q->rc, "AUTH %s %s", q->user, q->password)
+                               : redisCommand(q->rc, "AUTH %s", q->password);
+        if (!reply_ok(q, r, "AUTH"))
             return FILOT_EIO;
     }
-    if (q->db != 0) {
-        r = redisCommand(q->rc, "SELECT %d", q->db);
-        bool ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok)
-            return FILOT_EIO;
-    }
+    if (q->db != 0 && !reply_ok(q, redisCommand(q->rc, "SELECT %d", q->db), "SELECT"))
+        return FILOT_EIO;
     r = redisCommand(q->rc, "PING");
-    bool ok = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-    freeReplyObject(r);
-    return ok ? 0 : FILOT_EIO;
+    bool pong = r != NULL && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+    if (!reply_ok(q, r, "PING"))
+        return FILOT_EIO;
+    if (!pong)
+        snprintf(q->last_error, sizeof q->last_error, "PING was not answered PONG");
+    return pong ? 0 : FILOT_EIO;
 }
 
 int queue_ensure(struct queue *q)
@@ -280,9 +324,11 @@ int queue_ensure(struct queue *q)
         return FILOT_EUNAVAIL;
     struct timeval tv = {COMMAND_TIMEOUT_S, 0};
     q->rc = redisConnectWithTimeout(q->host, q->port, tv);
+    snprintf(q->last_error, sizeof q->last_error, "%s",
+             q->rc == NULL ? "out of memory" : q->rc->errstr);
     if (q->rc == NULL || q->rc->err != 0 || redisSetTimeout(q->rc, tv) != REDIS_OK ||
         handshake(q) != 0) {
-        mark_down(q, q->rc && q->rc->err ? q->rc->errstr : "connect/AUTH/PING failed");
+        mark_down(q, q->last_error);
         q->next_attempt_ms = now + q->backoff_ms;
         q->backoff_ms = q->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : q->backoff_ms * 2;
         return FILOT_EUNAVAIL;
@@ -298,6 +344,11 @@ int queue_ensure(struct queue *q)
 bool queue_healthy(const struct queue *q)
 {
     return q->healthy;
+}
+
+const char *queue_last_error(const struct queue *q)
+{
+    return q->last_error;
 }
 
 /*
@@ -594,4 +645,70 @@ int queue_outbox_done(struct queue *q, const char *id)
 long long queue_outbox_length(struct queue *q)
 {
     return command_int(q, "HLEN " KEY_PREFIX "buli2:outbox");
+}
+
+/* A bulk or integer reply element as a number (0 when absent). */
+static long long reply_number(const redisReply *r)
+{
+    if (r == NULL)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+}
+
+int queue_status_read(struct queue *q, struct queue_status *st, int max_jobs)
+{
+    char lim[16], now[24], stuck[16];
+    memset(st, 0, sizeof *st);
+    snprintf(lim, sizeof lim, "%d", max_jobs);
+    snprintf(now, sizeof now, "%" PRIu64, clock_wall_ms());
+    snprintf(stuck, sizeof stuck, "%u", q->cfg->stuck_timeout_ms);
+    const char *args[] = {q->cfg->queue_key,
+                          q->cfg->processing_key,
+                          q->k_timestamps,
+                          q->k_owners,
+                          q->cfg->attempts_key,
+                          q->k_delayed,
+                          KEY_PREFIX "buli2:outbox",
+                          q->k_lock_prefix,
+                          q->k_instance_prefix,
+                          lim,
+                          now,
+                          stuck};
+    redisReply *r = eval(q, status_lua, 7, 5, args);
+    if (r == NULL)
+        return FILOT_EUNAVAIL;
+    int rc = FILOT_EIO;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 6 &&
+        r->element[5]->type == REDIS_REPLY_ARRAY) {
+        st->queued = reply_number(r->element[0]);
+        st->claimed = reply_number(r->element[1]);
+        st->delayed = reply_number(r->element[2]);
+        st->outbox = reply_number(r->element[3]);
+        st->next_retry_ms = reply_number(r->element[4]);
+        const redisReply *jobs = r->element[5];
+        st->jobs = calloc(jobs->elements + 1, sizeof *st->jobs);
+        rc = st->jobs != NULL ? 0 : FILOT_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < jobs->elements; i++) {
+            const redisReply *j = jobs->element[i];
+            if (j->type != REDIS_REPLY_ARRAY || j->elements != 5)
+                continue;
+            struct queue_job *o = &st->jobs[st->njobs++];
+            snprintf(o->id, sizeof o->id, "%s", j->element[0]->str);
+            snprintf(o->owner, sizeof o->owner, "%s", j->element[1]->str);
+            o->lease_ms = reply_number(j->element[2]);
+            o->attempts = (int)reply_number(j->element[3]);
+            o->stuck = reply_number(j->element[4]) != 0;
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+void queue_status_free(struct queue_status *st)
+{
+    free(st->jobs);
+    st->jobs = NULL;
+    st->njobs = 0;
 }

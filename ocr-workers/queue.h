@@ -57,6 +57,9 @@ void queue_close(struct queue *q);
 int queue_ensure(struct queue *q);
 bool queue_healthy(const struct queue *q);
 
+/* Why the last connection attempt failed (e.g. "AUTH failed: WRONGPASS ..."). */
+const char *queue_last_error(const struct queue *q);
+
 /* Atomic claim.  0 claimed; FILOT_EBUSY queue empty; FILOT_EUNAVAIL Redis down. */
 int queue_claim(struct queue *q, struct claim *c);
 
@@ -111,5 +114,29 @@ int queue_outbox_done(struct queue *q, const char *id);
 int queue_outbox_defer(struct queue *q, const char *id, const char *payload_json,
                        uint32_t delay_ms);
 long long queue_outbox_length(struct queue *q);
+
+/* A claimed job as `filot-ocr status` shows it. */
+struct queue_job {
+    char id[128];
+    char owner[160];    /* "<instance>#<worker index>" ("" when unknown) */
+    long long lease_ms; /* last lease renewal, epoch ms (0 when unknown) */
+    int attempts;
+    bool stuck; /* owner gone, or lock expired and lease past OCR_GPU_STUCK_TIMEOUT */
+};
+
+/* Everything the queue holds right now, read in one step. */
+struct queue_status {
+    long long queued;        /* LLEN of the queue */
+    long long claimed;       /* processing-set size */
+    long long delayed;       /* retries waiting for their due time */
+    long long next_retry_ms; /* earliest due time of a delayed retry, epoch ms (0: none) */
+    long long outbox;        /* BULI2 escalations not yet delivered */
+    struct queue_job *jobs;  /* claimed jobs, at most max_jobs; free with queue_status_free */
+    int njobs;
+};
+
+/* Reads the queue's state; 0, FILOT_EUNAVAIL (Redis down) or FILOT_ENOMEM. */
+int queue_status_read(struct queue *q, struct queue_status *st, int max_jobs);
+void queue_status_free(struct queue_status *st);
 
 #endif

@@ -792,9 +792,10 @@ static int fetch_s3(struct storage *st, const char *key, uint8_t **buf, size_t *
         rc = map_http_status(status, &b, kind, err, errlen);
     }
     free(b.buf);
-    log_kv(LOG_WARN, "Object fetch failed", LF_STR, "reason", err, LF_INT, "http_status",
-           (long long)status, LF_INT, "curl_code", (long long)cc, LF_BOOL, "transient",
-           *kind == STORAGE_TRANSIENT, LF_INT, "ms", (long long)(us / 1000), LF_END);
+    /* the caller logs the failure with the document's ids; the transport details are here */
+    log_kv(LOG_DEBUG, "Object fetch details", LF_STR, "key", key, LF_STR, "reason", err, LF_INT,
+           "http_status", (long long)status, LF_INT, "curl_code", (long long)cc, LF_INT, "ms",
+           (long long)(us / 1000), LF_END);
     return rc;
 }
 
@@ -894,10 +895,7 @@ out:
         close(fd);
     free(data);
     free(joined);
-    if (rc != 0)
-        log_kv(LOG_WARN, "Object fetch failed", LF_STR, "reason", err, LF_BOOL, "transient",
-               *kind == STORAGE_TRANSIENT, LF_END);
-    return rc;
+    return rc; /* the caller logs a failure with the document's ids */
 }
 
 /*
@@ -928,10 +926,14 @@ int storage_fetch(struct storage *st, const char *file_url, uint8_t **buf, size_
     rc = storage_key_from_url(st, file_url, key, sizeof(key), err, errlen);
     if (rc != 0) {
         *kind = rc == FILOT_ENOMEM ? STORAGE_TRANSIENT : STORAGE_PERMANENT;
-        log_kv(LOG_WARN, "file_url refused", LF_STR, "reason", err, LF_END);
-        return rc;
+        return rc; /* the caller logs it with the document's ids */
     }
     if (st->backend == BACKEND_FILE)
         return fetch_file(st, key, buf, len, kind, err, errlen);
     return fetch_s3(st, key, buf, len, kind, err, errlen);
+}
+
+bool storage_is_local(const struct storage *st)
+{
+    return st != NULL && st->backend == BACKEND_FILE;
 }

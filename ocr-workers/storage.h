@@ -50,11 +50,15 @@ int storage_key_from_url(const struct storage *st, const char *file_url, char *k
 
 /*
  * Downloads file_url's object.  On success *buf (malloc'd, caller frees)
- * and *len.  On failure err holds a clear sentence (e.g. "The specified key
+ * and *len.  Logs nothing on failure (the caller knows the document and
+ * logs it once).  On failure err holds a clear sentence (e.g. "The specified key
  * does not exist.", "No data received from R2", "object is larger than
  * OCR_MAX_DOWNLOAD_BYTES=N") and *kind says whether to retry.
  */
 int storage_fetch(struct storage *st, const char *file_url, uint8_t **buf, size_t *len,
                   enum storage_error_kind *kind, char *err, size_t errlen);
+
+/* True for a file:// root (logs then speak of files, not objects). */
+bool storage_is_local(const struct storage *st);
 
 #endif

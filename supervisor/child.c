@@ -92,11 +92,23 @@ bool child_crashlooping(const struct child *c, uint64_t now, const struct child_
     return n >= pol->crashloop_count;
 }
 
-/* Doubling delay from the minimum, capped; reset after a stable run. */
+void child_note_jobs(struct child *c, uint64_t jobs_done)
+{
+    c->progressed = jobs_done > c->jobs_seen;
+    if (c->progressed)
+        c->jobs_seen = jobs_done;
+}
+
+/*
+ * Doubling delay from the minimum, capped; reset after a stable run or an
+ * incarnation that completed a job (killed by an OOM killer or a bad node,
+ * not crash-looping: doubling would starve throughput for nothing).
+ */
 static void schedule_restart(struct child *c, uint64_t now, const struct child_policy *pol)
 {
-    if (c->started_ms != 0 && now - c->started_ms >= pol->stable_ms)
+    if ((c->started_ms != 0 && now - c->started_ms >= pol->stable_ms) || c->progressed)
         c->backoff_step = 0;
+    c->progressed = false;
     uint64_t delay = pol->backoff_min_ms;
     for (uint32_t i = 0; i < c->backoff_step && delay < pol->backoff_max_ms; i++)
         delay *= 2;
@@ -108,7 +120,7 @@ static void schedule_restart(struct child *c, uint64_t now, const struct child_p
     c->restart_at_ms = now + delay;
     log_kv(LOG_WARN, "Child exited; restarting after backoff", LF_STR, "child", c->program, LF_INT,
            "index", (long long)c->index, LF_INT, "delayMs", (long long)delay, LF_INT, "attempt",
-           (long long)c->backoff_step, LF_END);
+           (long long)c->backoff_step, LF_INT, "jobsDone", (long long)c->jobs_seen, LF_END);
 }
 
 enum child_state child_event(struct child *c, enum child_event ev, uint64_t now,

@@ -50,6 +50,8 @@ struct child {
     int last_status;       /* raw wait status, -1 if none */
     bool kill_for_timeout; /* we SIGKILLed it for OCR_JOB_TIMEOUT_MS */
     bool ever_ready;
+    uint64_t jobs_seen; /* highest jobs-done counter read at an exit */
+    bool progressed;    /* the last incarnation completed a job */
 };
 
 struct child_policy {
@@ -79,6 +81,16 @@ enum child_event child_exit_event(const struct child *c, int wait_status);
  */
 enum child_state child_event(struct child *c, enum child_event ev, uint64_t now,
                              const struct child_policy *pol, const struct spawn_env *env);
+
+/*
+ * Records the child's jobs-done counter (the worker table, written by the
+ * child itself) when it exits, before the exit event.  A counter above the
+ * last one seen means this incarnation completed work, so its death is not
+ * a crash loop and the next restart waits only the minimum delay.  The
+ * number is only compared, never used to address anything; one that went
+ * backwards counts as no progress.
+ */
+void child_note_jobs(struct child *c, uint64_t jobs_done);
 
 /* True if the child crashed crashloop_count times within crashloop_ms. */
 bool child_crashlooping(const struct child *c, uint64_t now, const struct child_policy *pol);

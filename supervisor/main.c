@@ -10,11 +10,12 @@
 
 #include "../common/clock.h"
 #include "../common/status.h"
+#include "../common/version.h"
 #include "supervisor.h"
 
 static void usage(void)
 {
-    fputs("usage: filot-ocrd [--help]\n"
+    fputs("usage: filot-ocrd [--help | --version]\n"
           "\n"
           "Supervises the filot-ocrd OCR worker processes.  All settings come from the\n"
           "environment; `filot-ocr config` lists them with their defaults.\n"
@@ -25,6 +26,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    if (version_requested(argc, argv, "filot-ocrd"))
+        return FILOT_EXIT_OK;
     if (argc > 1) {
         usage();
         return strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ? FILOT_EXIT_OK

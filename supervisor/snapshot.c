@@ -165,7 +165,7 @@ void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapsho
     snap->workers_total = s->nworkers;
     snap->gpu_state[0] = '\0';
     snprintf(snap->gpu_state, sizeof snap->gpu_state, "%s", gpu_state_name(s));
-    snprintf(snap->gpu_device, sizeof snap->gpu_device, "%s", s->pool.hdr->gpu_device);
+    shm_gpu_device(&s->pool, snap->gpu_device, sizeof snap->gpu_device);
     const struct child *all[SUP_MAX_CHILDREN];
     int n = 0;
     all[n++] = &s->gpu;
@@ -215,7 +215,7 @@ void snapshot_build(const struct supervisor *s, uint64_t now, struct sup_snapsho
     snap->job_timeouts_total = s->timeouts_total;
     snap->recycles_total = s->recycles_total;
     snap->listener_resets_total = atomic_load(&s->pool.hdr->listener_resets);
-    snap->slots_total = s->pool.hdr->slot_count;
+    snap->slots_total = s->pool.slot_count;
     snap->slots_in_use = shm_slots_in_use(&s->pool);
     snap->shm_bytes = s->pool.size;
     snap->rss_kb = child_proc_rss_kb();

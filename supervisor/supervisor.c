@@ -107,6 +107,34 @@ static void init_children(struct supervisor *s)
             (struct child){.program = "filot-ocr-worker", .index = i, .last_status = -1};
 }
 
+/*
+ * A start that fails after the pool exists leaves nothing behind: the
+ * segment, the children's pipe and our own runtime directory go.
+ */
+static void undo_start(struct supervisor *s)
+{
+    shm_pool_close(&s->pool);
+    for (int i = 0; i < 2; i++)
+        if (s->parent_pipe[i] >= 0)
+            close(s->parent_pipe[i]);
+    s->parent_pipe[0] = s->parent_pipe[1] = -1;
+    if (s->own_runtime_dir)
+        rmdir(s->runtime_dir);
+}
+
+/* Reads the environment; logs every bad variable, not only the first. */
+static int load_config(struct supervisor *s)
+{
+    struct config_errors errs;
+    int rc = config_load_all(&s->cfg, &errs);
+    log_init("filot-ocrd", rc == 0 ? s->cfg.log_level : LOG_INFO);
+    if (s->cfg.job_source[0] == '\0')
+        rc |= config_check_pipeline_all(&s->cfg, &errs);
+    for (int i = 0; i < errs.count && i < CONFIG_MAX_ERRORS; i++)
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", errs.msg[i], LF_END);
+    return rc == 0 ? 0 : FILOT_EINVAL;
+}
+
 int sup_init(struct supervisor *s)
 {
     char err[512];
@@ -114,15 +142,8 @@ int sup_init(struct supervisor *s)
     s->sigfd = -1;
     s->parent_pipe[0] = s->parent_pipe[1] = -1;
     log_init("filot-ocrd", LOG_INFO);
-    if (config_load(&s->cfg, err, sizeof err) != 0) {
-        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
+    if (load_config(s) != 0)
         return FILOT_EXIT_CONFIG;
-    }
-    log_init("filot-ocrd", s->cfg.log_level);
-    if (s->cfg.job_source[0] == '\0' && config_check_pipeline(&s->cfg, err, sizeof err) != 0) {
-        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
-        return FILOT_EXIT_CONFIG;
-    }
     s->start_ms = clock_mono_ms();
     make_instance_id(s->instance_id, sizeof s->instance_id);
     s->nworkers = s->cfg.concurrency;
@@ -144,21 +165,28 @@ int sup_init(struct supervisor *s)
         fcntl(s->parent_pipe[0], F_SETFD, 0) != 0) {
         log_kv(LOG_ERROR, "Cannot set up descriptors for children", LF_STR, "error",
                strerror(errno), LF_END);
+        undo_start(s);
         return FILOT_EXIT_FAILURE;
     }
     s->env = (struct spawn_env){s->bin_dir,        environ,        s->pool.fd,
                                 s->parent_pipe[0], s->runtime_dir, s->instance_id};
     if (s->cfg.health_port != 0 &&
-        http_start(s->cfg.health_bind, s->cfg.health_port, &s->http) != 0)
+        http_start(s->cfg.health_bind, s->cfg.health_port, &s->http) != 0) {
+        log_kv(LOG_ERROR, "filot-ocrd cannot start", LF_STR, "hint",
+               "HEALTH_PORT is taken or not allowed: set HEALTH_PORT to a free port (0 disables "
+               "/health and /metrics)",
+               LF_INT, "healthPort", (long long)s->cfg.health_port, LF_END);
+        undo_start(s);
         return FILOT_EXIT_FAILURE;
+    }
     notify_watchdog_interval_us(&s->watchdog_interval_us);
     init_children(s);
     log_kv(LOG_INFO, "filot-ocrd started", LF_INT, "concurrency", (long long)s->nworkers, LF_BOOL,
            "gpuEnabled", s->cfg.gpu_enabled, LF_BOOL, "gpuEmulate", s->cfg.gpu_emulate, LF_BOOL,
            "autoFallbackEnabled", s->cfg.gpu_autofallback, LF_INT, "shmBytes",
-           (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.hdr->slot_bytes,
-           LF_INT, "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir",
-           s->runtime_dir, LF_STR, "instanceId", s->instance_id, LF_STR, "mode",
+           (long long)s->cfg.shm_size, LF_INT, "slotBytes", (long long)s->pool.slot_bytes, LF_INT,
+           "healthPort", (long long)s->cfg.health_port, LF_STR, "runtimeDir", s->runtime_dir,
+           LF_STR, "instanceId", s->instance_id, LF_STR, "mode",
            s->cfg.job_source[0] ? "ipc" : "queue", LF_END);
     uint64_t now = clock_mono_ms();
     if (s->gpu_wanted)
@@ -188,6 +216,7 @@ static void record_exit(struct supervisor *s, struct child *c, int status)
         return;
     }
     struct shm_worker *w = &s->pool.hdr->workers[c->index];
+    child_note_jobs(c, atomic_load(&w->jobs_done));
     atomic_store(&w->last_pid, c->pid);
     atomic_store(&w->last_status, status);
     atomic_store(&w->last_reason, c->kill_for_timeout ? ER_JOB_TIMEOUT
@@ -236,6 +265,7 @@ static void reap(struct supervisor *s)
         c->pid = 0;
         if (ev == EV_EXIT_PERMANENT && c->index < 0 && WEXITSTATUS(status) == FILOT_EXIT_NO_DEVICE)
             atomic_store(&s->pool.hdr->gpu_state, GPU_UNAVAILABLE);
+        shm_pool_restore_layout(&s->pool); /* before a respawn attaches */
         child_event(c, ev, clock_mono_ms(), &s->policy, &s->env);
     }
 }
@@ -317,8 +347,10 @@ static void register_pid(struct supervisor *s, struct child *c)
 static void tick_child(struct supervisor *s, struct child *c, uint64_t now)
 {
     register_pid(s, c);
-    if (c->state == CS_BACKOFF && now >= c->restart_at_ms && !s->draining)
+    if (c->state == CS_BACKOFF && now >= c->restart_at_ms && !s->draining) {
+        shm_pool_restore_layout(&s->pool); /* a child may have scribbled on it */
         child_event(c, EV_TIMER, now, &s->policy, &s->env);
+    }
     if (c->state == CS_STARTING) {
         bool ready = c->index < 0 ? atomic_load(&s->pool.hdr->gpu_state) == GPU_READY &&
                                         atomic_load(&s->pool.hdr->gpu_pid) == c->pid

@@ -3,7 +3,8 @@
  *
  * Order of checks for an upload: size of the file, format from the magic
  * bytes, geometry from the header (refused above max_pixels before any pixel
- * buffer exists), JPEG completeness (the EOI marker), then the decode.  Only
+ * buffer exists), JPEG completeness (the EOI marker), PNG chunk lengths
+ * within the file, then the decode.  Only
  * JPEG, PNG, TIFF (every compression) and WebP are accepted: the original
  * service took nothing else, and every extra codec is attack surface.
  *
@@ -210,6 +211,31 @@ static int jpeg_is_complete(const uint8_t *b, size_t n)
 }
 
 /*
+ * Walks the PNG chunk list from the signature to IEND.  Returns 1 when every
+ * chunk (4-byte length, type, data, CRC) lies inside the buffer, 0 when a
+ * declared length runs past the end or over 2^31 - 1 (the PNG limit).
+ * libpng allocates a chunk's declared length before reading it, so a
+ * 400-byte file declaring a 600 MB text chunk would cost 600 MB of memory;
+ * checked here, no chunk can make libpng allocate more than the file's size.
+ * Bytes after IEND are ignored, as libpng does.
+ */
+static int png_chunks_fit(const uint8_t *b, size_t n)
+{
+    size_t i = 8; /* after the signature, already checked by the format probe */
+
+    while (n - i >= 12) {
+        uint32_t clen =
+            (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 | (uint32_t)b[i + 2] << 8 | b[i + 3];
+        if (clen > 0x7fffffffu || clen > n - i - 12)
+            return 0;
+        if (memcmp(b + i + 4, "IEND", 4) == 0)
+            return 1;
+        i += 12 + (size_t)clen;
+    }
+    return 0;
+}
+
+/*
  * Copies an 8 bpp grey PIX into linear bytes.  Leptonica keeps pixels in
  * 32-bit words in host order, so on little-endian machines the bytes of a
  * word are swapped: GET_DATA_BYTE hides that; memcpy would not.
@@ -320,6 +346,9 @@ static int decode_quiet(const uint8_t *buf, size_t len, uint64_t max_pixels, str
         return fail(FILOT_ETOOBIG, err, errlen, "image is %dx%d, too large to address", w, h);
     if (fmt == IFF_JFIF_JPEG && !jpeg_is_complete(buf, len))
         return fail(FILOT_EFORMAT, err, errlen, "truncated JPEG (no end-of-image marker)");
+    if (fmt == IFF_PNG && !png_chunks_fit(buf, len))
+        return fail(FILOT_EFORMAT, err, errlen,
+                    "truncated PNG (a chunk runs past the end of the file, or no IEND)");
 
     pix = pixReadMem(buf, len);
     if (pix == NULL)

@@ -574,7 +574,12 @@ int doc_score(enum doc_type t, const json_t *parsed)
 
 void doc_decide(int score, struct doc_verdict *v)
 {
-    if (score >= 75) {
+    doc_verdict_set(score >= DOC_APPROVE_SCORE, v);
+}
+
+void doc_verdict_set(bool approve, struct doc_verdict *v)
+{
+    if (approve) {
         v->decision = "auto_approve";
         v->outcome = "auto_approved";
     } else {

@@ -7,6 +7,7 @@
 #define FILOT_DOC_PARSE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 enum doc_type { DOC_NONE = 0, DOC_KTP, DOC_NPWP };
 
@@ -28,7 +29,13 @@ struct doc_verdict {
     const char *decision; /* "auto_approve" | "needs_review" */
     const char *outcome;  /* "auto_approved" | "pending_manual_review" */
 };
-/* score >= 75 approves, everything else goes to manual review. */
+/* The original's threshold: a score at least this approves. */
+#define DOC_APPROVE_SCORE 75
+
+/* score >= DOC_APPROVE_SCORE approves, everything else goes to manual review. */
 void doc_decide(int score, struct doc_verdict *v);
+
+/* Sets v to auto_approve / auto_approved or needs_review / pending_manual_review. */
+void doc_verdict_set(bool approve, struct doc_verdict *v);
 
 #endif

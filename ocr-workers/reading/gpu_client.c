@@ -3,6 +3,7 @@
  */
 #include "gpu_client.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,9 +53,15 @@ static uint64_t stage_input(struct gpu_client *g, uint32_t slot, const struct pp
     return out_off;
 }
 
-/* Sends the request and checks the answer belongs to our slot and generation. */
-static int exchange(struct gpu_client *g, const struct ipc_preproc_req *req,
-                    struct ipc_preproc_rep *rep)
+/*
+ * Sends the request and checks the answer: it belongs to our slot and
+ * generation and, when it reports success, describes exactly the output
+ * we asked for (want_w x want_h, the size req->out_capacity was sized by).
+ * The server is a peer like any other: a reply claiming other dimensions
+ * would make us read past the result.  *why says what was wrong.
+ */
+static int exchange(struct gpu_client *g, const struct ipc_preproc_req *req, uint32_t want_w,
+                    uint32_t want_h, struct ipc_preproc_rep *rep, const char **why)
 {
     uint8_t buf[IPC_MSG_MAX];
     size_t len = ipc_encode_preproc_req(req, buf);
@@ -64,11 +71,23 @@ static int exchange(struct gpu_client *g, const struct ipc_preproc_req *req,
         return rc;
     rc = ipc_decode_preproc_rep(nng_msg_body(msg), nng_msg_len(msg), rep);
     nng_msg_free(msg);
-    if (rc != 0)
+    if (rc != 0) {
+        *why = "undecodable reply";
         return FILOT_EFORMAT;
-    if (rep->slot != req->slot || rep->generation != req->generation)
+    }
+    if (rep->slot != req->slot || rep->generation != req->generation) {
+        *why = "reply for another slot or generation";
         return FILOT_ESTALE;
-    return rep->status;
+    }
+    if (rep->status != 0) {
+        *why = "refused by the GPU server";
+        return rep->status < 0 ? rep->status : FILOT_EFORMAT;
+    }
+    if (rep->out_width != want_w || rep->out_height != want_h || !isfinite(rep->skew_deg)) {
+        *why = "reply geometry differs from the request";
+        return FILOT_EFORMAT;
+    }
+    return 0;
 }
 
 int gpu_preprocess(struct gpu_client *g, const struct pp_image *in, const struct pp_params *p,
@@ -98,11 +117,15 @@ int gpu_preprocess(struct gpu_client *g, const struct pp_image *in, const struct
     req.out_capacity = (uint64_t)ow * oh;
     req.params = *p;
     slot_lend(g->pool, req.slot, req.generation);
-    struct ipc_preproc_rep rep;
-    int rc = exchange(g, &req, &rep);
+    struct ipc_preproc_rep rep = {0};
+    const char *why = "no reply";
+    int rc = exchange(g, &req, ow, oh, &rep, &why);
     if (rc != 0) {
         log_kv(LOG_WARN, "GPU preprocessing failed; using the CPU twin", LF_STR, "error",
-               filot_strerror(rc), LF_INT, "deadlineMs", (long long)g->deadline_ms, LF_END);
+               filot_strerror(rc), LF_STR, "reason", why, LF_INT, "deadlineMs",
+               (long long)g->deadline_ms, LF_INT, "replyWidth", (long long)rep.out_width, LF_INT,
+               "replyHeight", (long long)rep.out_height, LF_INT, "wantWidth", (long long)ow, LF_INT,
+               "wantHeight", (long long)oh, LF_END);
         /* A slot the GPU still works on is handed over to it to free. */
         if (slot_recover(g->pool, req.slot, req.generation) != 0)
             lease->held = false;
@@ -110,8 +133,8 @@ int gpu_preprocess(struct gpu_client *g, const struct pp_image *in, const struct
         return rc;
     }
     *out = slot_data(g->pool, req.slot) + req.out_offset;
-    res->width = rep.out_width;
-    res->height = rep.out_height;
+    res->width = ow;
+    res->height = oh;
     res->skew_deg = rep.skew_deg;
     res->elapsed_us = rep.elapsed_us;
     return 0;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "decision.h"
 #include "decode.h"
 #include "extract.h"
 #include "pdf_render.h"
@@ -207,10 +208,12 @@ static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len,
 }
 
 /*
- * Adds parsedResult, score, decision and outcome for a typed document.  The
- * score is the original formula over the original keys only.
+ * Adds parsedResult, score, decision, outcome and reviewReasons for a typed
+ * document.  The score is the original formula over the original keys
+ * only; the decision follows OCR_DECISION_POLICY (decision.h).
  */
-static void add_verdict(json_t *r, enum doc_type type, const char *text, json_t *parsed)
+static void add_verdict(json_t *r, bool compat, enum doc_type type, const char *text,
+                        json_t *parsed)
 {
     if (type == DOC_NONE)
         return;
@@ -218,11 +221,14 @@ static void add_verdict(json_t *r, enum doc_type type, const char *text, json_t 
         parsed = doc_parse(type, text);
     int score = extract_score(type, parsed);
     struct doc_verdict v;
-    doc_decide(score, &v);
+    json_t *reasons = json_array();
+    if (reasons == NULL || decision_decide(compat, type, score, parsed, text, &v, reasons) != 0)
+        doc_verdict_set(false, &v); /* out of memory: never approve unchecked */
     json_object_set_new(r, "parsedResult", parsed ? parsed : json_object());
     json_object_set_new(r, "score", json_integer(score));
     json_object_set_new(r, "decision", json_string(v.decision));
     json_object_set_new(r, "outcome", json_string(v.outcome));
+    json_object_set_new(r, "reviewReasons", reasons ? reasons : json_array());
 }
 
 json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
@@ -253,7 +259,7 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
     json_object_set_new(result, "ocrText", jt ? jt : json_string(""));
     json_object_set_new(result, "meanConfidence",
                         json_integer(d.pages > 0 ? d.conf_sum / d.pages : 0));
-    add_verdict(result, o->type, d.text, d.parsed);
+    add_verdict(result, pl->cfg->decision_compat, o->type, d.text, d.parsed);
     json_object_set_new(result, "gpuProcessed", json_true());
     json_object_set_new(result, "preprocess", json_string(where));
     json_object_set_new(result, "pages", json_integer(d.pages));

@@ -32,7 +32,7 @@ struct pipeline_opts {
 /*
  * Processes one document held in memory.  Returns a result object (NULL
  * only when out of memory): {"success":true, "ocrText", "meanConfidence",
- * "parsedResult", "score", "decision", "outcome", "gpuProcessed",
+ * "parsedResult", "score", "decision", "outcome", "reviewReasons", "gpuProcessed",
  * "preprocess", "pages", "processingTimeMs"} or {"success":false,
  * "error":"<clear reason>", ...}.  *retryable (may be NULL) tells a failure
  * worth another attempt (engine failure, out of memory) from bad input.

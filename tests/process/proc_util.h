@@ -16,6 +16,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Where the programs under test are: the Makefile passes build/bin or build-san/bin. */
+#ifndef TEST_BIN_DIR
+#define TEST_BIN_DIR "build/bin"
+#endif
+
 /* How to start one process. */
 struct pu_spec {
     const char *const *argv; /* argv[0] is the path to execute; NULL-terminated */

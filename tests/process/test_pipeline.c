@@ -49,8 +49,8 @@
 #define K_DELAYED    "filot:ocr:gpu:delayed"
 #define K_OUTBOX     "filot:ocr:gpu:buli2:outbox"
 
-static const char OCRD_BIN[] = "build/bin/filot-ocrd";
-static const char OCR_BIN[] = "build/bin/filot-ocr";
+static const char OCRD_BIN[] = TEST_BIN_DIR "/filot-ocrd";
+static const char OCR_BIN[] = TEST_BIN_DIR "/filot-ocr";
 
 /* Per-document hashes of the original (and ours) that must forget a finished job. */
 static const char *const JOB_HASHES[] = {K_ATTEMPTS, "filot:ocr:gpu:correlation",
@@ -542,7 +542,10 @@ static void assert_original_success(const json_t *m, const char *doc)
     json_int_t score = json_integer_value(json_object_get(m, "score"));
     ck_assert(json_is_integer(json_object_get(m, "score")));
     ck_assert(score >= 0 && score <= 100);
-    bool approve = score >= 75;
+    /* strict policy (default): approved only at score >= 75 and with no review reason */
+    json_t *reasons = json_object_get(m, "reviewReasons");
+    ck_assert(json_is_array(reasons));
+    bool approve = score >= 75 && json_array_size(reasons) == 0;
     ck_assert_str_eq(pu_str(m, "decision"), approve ? "auto_approve" : "needs_review");
     ck_assert_str_eq(pu_str(m, "outcome"), approve ? "auto_approved" : "pending_manual_review");
     ck_assert(json_is_true(json_object_get(m, "gpuProcessed")));

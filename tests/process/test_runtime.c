@@ -5,7 +5,7 @@
  * input files) and filot-ocrd on its own (/health and /metrics, SIGTERM
  * drain, sd_notify datagrams, configuration errors).
  *
- * Run from the repository root: the programs are taken from build/bin and
+ * Run from the repository root: the programs are taken from TEST_BIN_DIR and
  * the cards are rendered by tests/gen-cards.sh once per suite into a
  * temporary directory.  Each case is its own TCase whose unchecked
  * teardown (in the runner process, which is the subreaper of everything
@@ -26,6 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc/ipc_msg.h"
+#include "ipc/nng_chan.h"
+#include "ipc/shm_pool.h"
 #include "proc_util.h"
 
 #define NCARDS       20
@@ -37,8 +40,8 @@
 #define GPU_SERVER   "filot-gpu-server"
 #define WATCH_WINDOW 2000u
 
-static const char OCR_BIN[] = "build/bin/filot-ocr";
-static const char OCRD_BIN[] = "build/bin/filot-ocrd";
+static const char OCR_BIN[] = TEST_BIN_DIR "/filot-ocr";
+static const char OCRD_BIN[] = TEST_BIN_DIR "/filot-ocrd";
 static const char *const KTP2[] = {"--type", "KTP", "--workers", "2", NULL};
 static const char *const KTP1[] = {"--type", "KTP", "--workers", "1", NULL};
 
@@ -47,7 +50,7 @@ static char card_buf[NCARDS][160]; /* rendered cards, manifest order */
 static const char *cards[NCARDS];  /* pointers into card_buf */
 static bool cards_ready;
 static uint64_t case_started_ms;
-static const char *case_names[16]; /* in the order add_case() saw them */
+static const char *case_names[32]; /* in the order add_case() saw them */
 static int ncases;
 static int case_no; /* cases begun so far */
 static const char *case_name;
@@ -869,6 +872,240 @@ START_TEST(test_bad_files)
 }
 END_TEST
 
+/* What the killer waits for: worker 0 busy under a pid that has finished a job. */
+struct progress_watch {
+    const struct ocr *o;
+    pid_t killed;        /* pid killed last (0: none yet) */
+    long long jobs_then; /* worker 0's jobsDone when it was killed */
+    pid_t victim;        /* out: the pid to kill now */
+};
+
+static bool busy_after_progress(void *arg)
+{
+    struct progress_watch *w = arg;
+    if (pu_exited(w->o->pid))
+        return true;
+    json_t *h = pu_health(w->o->port, NULL);
+    const json_t *c = pu_health_child(h, WORKER, 0);
+    pid_t pid = (pid_t)pu_int(c, "pid", 0);
+    long long jobs = pu_int(c, "jobsDone", 0);
+    bool ok = pid > 0 && pid != w->killed && jobs > w->jobs_then &&
+              strcmp(pu_str(c, "state"), "busy") == 0;
+    if (ok) {
+        w->victim = pid;
+        w->jobs_then = jobs;
+    }
+    json_decref(h);
+    return ok;
+}
+
+/*
+ * A worker SIGKILLed three times, each time after its new incarnation
+ * completed a job (an OOM killer, not a crash loop), is restarted after
+ * the minimum delay every time instead of a doubling one.
+ */
+START_TEST(test_kill_after_progress)
+{
+    static const char *const env[] = {"OCR_RESTART_BACKOFF_MIN_MS=100",
+                                      "OCR_RESTART_BACKOFF_MAX_MS=30000", NULL};
+    struct ocr o = {.port = pu_free_port()};
+    struct progress_watch w = {.o = &o};
+    int code, kills = 0;
+    ocr_start(&o, "killprogress", KTP1, cards, 12, env);
+    for (int i = 0; i < 3; i++) {
+        ck_assert(pu_wait_until(busy_after_progress, &w, 60000, POLL_MS));
+        if (pu_exited(o.pid))
+            break;
+        ck_assert_int_eq(kill(w.victim, SIGKILL), 0);
+        w.killed = w.victim;
+        kills++;
+    }
+    json_t *lines = ocr_finish(&o, 120000, &code);
+    assert_in_order(lines, cards, 12);
+    assert_all_succeeded(lines);
+    ck_assert_int_eq(kills, 3);
+    json_t *log = read_log(o.log);
+    ck_assert_int_eq(log_count(log, "restarting after backoff", NULL, 0), 3);
+    ck_assert_int_eq(log_count(log, "restarting after backoff", "delayMs", 100), 3);
+    note("killprogress: 3 kills after progress, every restart delayed 100 ms");
+    json_decref(log);
+    json_decref(lines);
+}
+END_TEST
+
+/* ---- hostile peers on the shared segment ------------------------------ */
+
+/* Maps the running daemon's segment as any child could (by name, same user). */
+static void attach_segment(const struct daemon *d, struct shm_pool *pool)
+{
+    char name[64], err[256];
+    snprintf(name, sizeof name, "/filot-ocrd.%d", (int)d->pid);
+    ck_assert_msg(shm_pool_attach_name(pool, name, err, sizeof err) == 0, "%s", err);
+}
+
+/* A copy of the header fields a forged write must not reach. */
+struct header_id {
+    uint64_t magic, total_size, slot_bytes;
+    uint32_t version, header_size, slot_count;
+};
+
+static struct header_id header_id(const struct shm_header *h)
+{
+    return (struct header_id){h->magic,   h->total_size,  h->slot_bytes,
+                              h->version, h->header_size, h->slot_count};
+}
+
+/*
+ * Sends one IPC_PREPROC request for slot/gen with the given geometry to
+ * the GPU server and returns the status of its reply (fails the check when
+ * no reply comes: the server died or hangs).
+ */
+static int gpu_request(nng_socket sock, uint32_t slot, uint64_t gen, uint64_t out_offset,
+                       uint64_t out_capacity)
+{
+    struct ipc_preproc_req r = {.slot = slot, .generation = gen};
+    r.in.width = r.in.height = r.in.stride = 8;
+    r.in.format = PP_GRAY8;
+    r.out_offset = out_offset;
+    r.out_capacity = out_capacity;
+    pp_params_default(0, &r.params);
+    uint8_t buf[IPC_MSG_MAX];
+    size_t len = ipc_encode_preproc_req(&r, buf);
+    nng_msg *msg = NULL;
+    ck_assert_msg(chan_call(sock, buf, len, &msg, 10000) == 0, "GPU server did not answer");
+    struct ipc_preproc_rep rep;
+    ck_assert_int_eq(ipc_decode_preproc_rep(nng_msg_body(msg), nng_msg_len(msg), &rep), 0);
+    nng_msg_free(msg);
+    return rep.status;
+}
+
+/* Claims and lends a slot of worker 1's range as a worker would. */
+static uint64_t lend_slot(struct shm_pool *pool, uint32_t *slot)
+{
+    uint64_t gen;
+    ck_assert_int_eq(slot_claim(pool, getpid(), 2, 2, slot, &gen), 0);
+    ck_assert_int_eq(slot_lend(pool, *slot, gen), 0);
+    return gen;
+}
+
+/*
+ * A worker that lies to the GPU server: an output offset that wraps past
+ * 2^64 onto the segment's first byte, then a slot table rewritten to point
+ * slot offsets at the header.  The server refuses the first, serves the
+ * second from its own copy of the geometry, never writes the header, and
+ * is not restarted.
+ */
+START_TEST(test_gpu_server_hostile_requests)
+{
+    static const char *const env[] = {"OCR_GPU_EMULATE=1", NULL};
+    struct daemon d = {.port = pu_free_port()};
+    ocrd_start(&d, "gpuhostile", env, false);
+    json_t *h = wait_ready(&d, true);
+    pid_t gpu = (pid_t)pu_int(pu_health_child(h, GPU_SERVER, -1), "pid", 0);
+    json_decref(h);
+    struct shm_pool pool;
+    attach_segment(&d, &pool);
+    struct header_id before = header_id(pool.hdr);
+    char device[sizeof pool.hdr->gpu_device];
+    memcpy(device, pool.hdr->gpu_device, sizeof device);
+    char url[256];
+    nng_socket sock;
+    ck_assert_int_eq(chan_url(d.rundir, "gpu.sock", url, sizeof url), 0);
+    ck_assert_int_eq(chan_dial(url, &sock), 0);
+
+    uint32_t slot;
+    uint64_t gen = lend_slot(&pool, &slot);
+    uint64_t slot_off = (uint64_t)(slot_data(&pool, slot) - pool.base);
+    memset(slot_data(&pool, slot), 0x5a, 64);
+    /* offset + capacity wraps to 64: "fits" a check done with a plain sum */
+    int rc = gpu_request(sock, slot, gen, 0 - slot_off, slot_off + 64);
+    ck_assert_int_ne(rc, 0);
+    ck_assert_msg(pool.hdr->magic == SHM_MAGIC, "the wrapped request overwrote the header");
+    slot_release(&pool, slot, gen);
+
+    uint8_t *mem[2] = {slot_data(&pool, 2), slot_data(&pool, 3)}; /* before the forgery */
+    for (uint32_t i = 0; i < pool.hdr->slot_count; i++) {
+        pool.hdr->slots[i].offset = 0;
+        pool.hdr->slots[i].capacity = pool.size;
+    }
+    gen = lend_slot(&pool, &slot);
+    memset(mem[slot - 2], 0x5a, 64);
+    ck_assert_int_eq(gpu_request(sock, slot, gen, 64, 64), 0);
+    struct header_id after = header_id(pool.hdr);
+    ck_assert_msg(before.magic == after.magic && before.total_size == after.total_size &&
+                      before.slot_bytes == after.slot_bytes && before.version == after.version &&
+                      before.header_size == after.header_size &&
+                      before.slot_count == after.slot_count &&
+                      memcmp(device, pool.hdr->gpu_device, sizeof device) == 0,
+                  "a forged slot table made the server write the header");
+    ck_assert_uint_eq(mem[slot - 2][64], 0x5a); /* the grey copy landed in the slot */
+    slot_release(&pool, slot, gen);
+
+    h = pu_health(d.port, NULL);
+    const json_t *c = pu_health_child(h, GPU_SERVER, -1);
+    ck_assert_int_eq(pu_int(c, "pid", 0), gpu);
+    ck_assert_int_eq(pu_int(c, "restarts", -1), 0);
+    json_decref(h);
+    nng_close(sock);
+    shm_pool_close(&pool);
+    ocrd_stop(&d, 15000);
+}
+END_TEST
+
+/* Predicate: worker 0 of the daemon in arg runs again under a new pid. */
+struct respawn {
+    const struct daemon *d;
+    pid_t old;
+};
+
+static bool worker_respawned(void *arg)
+{
+    const struct respawn *r = arg;
+    json_t *h = pu_health(r->d->port, NULL);
+    const json_t *c = pu_health_child(h, WORKER, 0);
+    pid_t pid = (pid_t)pu_int(c, "pid", 0);
+    bool back = pid > 0 && pid != r->old && strcmp(pu_str(c, "state"), "ready") == 0;
+    json_decref(h);
+    return back;
+}
+
+/*
+ * Any child can write the header: slot_count 0x7fffffff, an unterminated
+ * device name, slot offsets pointing anywhere.  The supervisor (PID 1 in a
+ * container) keeps answering /health and keeps reaping and restarting.
+ */
+START_TEST(test_supervisor_forged_header)
+{
+    struct daemon d = {.port = pu_free_port()};
+    ocrd_start(&d, "forged", NULL, false);
+    json_t *h = wait_ready(&d, false);
+    struct respawn r = {&d, (pid_t)pu_int(pu_health_child(h, WORKER, 0), "pid", 0)};
+    json_decref(h);
+    ck_assert_int_gt(r.old, 0);
+    struct shm_pool pool;
+    attach_segment(&d, &pool);
+    for (uint32_t i = 0; i < pool.hdr->slot_count; i++) {
+        pool.hdr->slots[i].offset = UINT64_MAX / 2;
+        pool.hdr->slots[i].capacity = UINT64_MAX;
+    }
+    pool.hdr->slot_count = 0x7fffffffu;
+    pool.hdr->worker_count = 0x7fffffffu;
+    memset(pool.hdr->gpu_device, 'A', sizeof pool.hdr->gpu_device);
+    ck_assert_int_eq(kill(r.old, SIGKILL), 0);
+    ck_assert_msg(pu_wait_until(worker_respawned, &r, 30000, 50),
+                  "worker 0 was not restarted after the header was forged");
+    int code = 0;
+    h = pu_health(d.port, &code);
+    ck_assert_int_eq(code, 200);
+    ck_assert_int_eq(strlen(pu_str(json_object_get(h, "gpu"), "device")),
+                     sizeof pool.hdr->gpu_device - 1);
+    json_decref(h);
+    ck_assert(!pu_exited(d.pid));
+    shm_pool_close(&pool);
+    ocrd_stop(&d, 15000);
+}
+END_TEST
+
 /* One TCase per case, so a failed case's processes die before the next. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
@@ -897,6 +1134,9 @@ int main(void)
     add_case(s, "job_timeout", test_job_timeout);
     add_case(s, "recycle", test_worker_recycle);
     add_case(s, "bad_files", test_bad_files);
+    add_case(s, "kill_progress", test_kill_after_progress);
+    add_case(s, "gpu_hostile", test_gpu_server_hostile_requests);
+    add_case(s, "forged_header", test_supervisor_forged_header);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -109,6 +109,45 @@ START_TEST(test_backoff_doubles_and_caps)
 }
 END_TEST
 
+/*
+ * A worker killed again and again after completing jobs (OOM killer, bad
+ * node) restarts after the minimum delay each time; one that dies before
+ * finishing a job, or whose counter went backwards (not trusted), still
+ * backs off by doubling.
+ */
+START_TEST(test_backoff_resets_on_progress)
+{
+    set_exit("1");
+    struct child c = {.program = "stand-in", .index = 0, .last_status = -1};
+    uint64_t now = 1000, jobs = 0;
+    child_event(&c, EV_START, now, &pol, &env);
+    for (int i = 0; i < 6; i++) {
+        wait_exit(&c);
+        child_note_jobs(&c, jobs += 3);
+        now += 10;
+        ck_assert_int_eq(child_event(&c, EV_EXIT_CRASH, now, &pol, &env), CS_BACKOFF);
+        ck_assert_uint_eq(c.restart_at_ms - now, 100);
+        child_event(&c, EV_TIMER, c.restart_at_ms, &pol, &env);
+        now = c.restart_at_ms;
+    }
+    const uint64_t idle[] = {200, 400, 800};
+    for (int i = 0; i < 3; i++) {
+        wait_exit(&c);
+        child_note_jobs(&c, i == 2 ? jobs - 1 : jobs); /* no progress, then backwards */
+        now += 10;
+        child_event(&c, EV_EXIT_CRASH, now, &pol, &env);
+        ck_assert_uint_eq(c.restart_at_ms - now, idle[i]);
+        child_event(&c, EV_TIMER, c.restart_at_ms, &pol, &env);
+        now = c.restart_at_ms;
+    }
+    wait_exit(&c);
+    child_note_jobs(&c, jobs + 1); /* progress again: back to the minimum */
+    child_event(&c, EV_EXIT_CRASH, now + 10, &pol, &env);
+    ck_assert_uint_eq(c.restart_at_ms - (now + 10), 100);
+    set_exit(NULL);
+}
+END_TEST
+
 START_TEST(test_permanent_and_recycle)
 {
     struct child c = {.program = "stand-in", .index = 0, .last_status = -1};
@@ -158,6 +197,7 @@ int main(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_spawn_passes_environment);
     tcase_add_test(tc, test_backoff_doubles_and_caps);
+    tcase_add_test(tc, test_backoff_resets_on_progress);
     tcase_add_test(tc, test_permanent_and_recycle);
     tcase_add_test(tc, test_signals_and_timeouts);
     suite_add_tcase(s, tc);

@@ -40,6 +40,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.redis_url, "redis://localhost:6379");
     ck_assert_str_eq(c.buli2_url, "http://localhost:8080");
     ck_assert(!c.result_pii_full);
+    ck_assert(!c.decision_compat);
 }
 END_TEST
 
@@ -54,6 +55,7 @@ START_TEST(test_errors_name_the_variable)
         {"OCR_GPU_EMULATE", "yes"},     {"OCR_LOG_LEVEL", "loud"},
         {"OCR_PREPROCESS", "sharpen"},  {"OCR_RESULT_PII", "some"},
         {"OCR_GPU_MAX_RETRIES", "-1"},  {"OCR_GPU_POLL_INTERVAL", ""},
+        {"OCR_DECISION_POLICY", "lax"}, {"OCR_DECISION_POLICY", "STRICT"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         clear_env();

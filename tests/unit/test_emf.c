@@ -140,7 +140,9 @@ START_TEST(test_invalid_arguments)
     const struct emf_metric empty[] = {{"", "Count", 1}};
     const struct emf_metric noname[] = {{NULL, "Count", 1}};
     const struct emf_metric ctl[] = {{"A\nB", "Count", 1}};
-    ck_assert_ptr_nonnull(emf_format("N", "s", ok, 1, 1));
+    char *good = emf_format("N", "s", ok, 1, 1);
+    ck_assert_ptr_nonnull(good);
+    free(good);
     ck_assert_ptr_null(emf_format("N", "s", nan, 1, 1));
     ck_assert_ptr_null(emf_format("N", "s", inf, 1, 1));
     ck_assert_ptr_null(emf_format("N", "s", unit, 1, 1));

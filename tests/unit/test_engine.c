@@ -235,6 +235,41 @@ START_TEST(test_trailing_bytes_after_jpeg_accepted)
 }
 END_TEST
 
+/*
+ * A PNG chunk whose declared length runs past the end of the file is refused
+ * before libpng sees it: libpng allocates the declared length first, so 400
+ * bytes could cost 600 MB (found by tests/fuzz/fuzz_decode.c).  A PNG cut
+ * short is refused the same way; bytes after IEND are still accepted.
+ */
+START_TEST(test_png_chunk_past_end_refused)
+{
+    static const uint8_t huge_text[8] = {0x27, 0x00, 0x00, 0x00, 't', 'E', 'X', 't'};
+    struct pp_image img;
+    char err[256] = "";
+    size_t len = 0;
+    uint8_t *buf = load("orange.png", &len);
+    uint8_t *bad = malloc(len + 64);
+    ck_assert_ptr_nonnull(bad);
+    ck_assert_mem_eq(buf + len - 8, "IEND", 4);
+    /* The chunk header goes just before IEND (the last 12 bytes). */
+    memcpy(bad, buf, len - 12);
+    memcpy(bad + len - 12, huge_text, sizeof huge_text);
+    memcpy(bad + len - 4, buf + len - 12, 12);
+    ck_assert_int_eq(decode_image(bad, len + 8, 0, &img, NULL, err, sizeof(err)), FILOT_EFORMAT);
+    ck_assert_str_eq(err, "truncated PNG (a chunk runs past the end of the file, or no IEND)");
+    ck_assert_ptr_null(img.data);
+    err[0] = '\0';
+    ck_assert_int_eq(decode_image(buf, len - 6, 0, &img, NULL, err, sizeof(err)), FILOT_EFORMAT);
+    ck_assert_str_eq(err, "truncated PNG (a chunk runs past the end of the file, or no IEND)");
+    memcpy(bad, buf, len);
+    memset(bad + len, 0xAB, 64);
+    ck_assert_int_eq(decode_image(bad, len + 64, 0, &img, NULL, err, sizeof(err)), 0);
+    free(img.data);
+    free(bad);
+    free(buf);
+}
+END_TEST
+
 START_TEST(test_random_bytes_rejected)
 {
     uint8_t junk[4096];
@@ -496,6 +531,7 @@ static Suite *engine_suite(void)
     tcase_add_test(dec, test_webp);
     tcase_add_test(dec, test_truncated_jpeg);
     tcase_add_test(dec, test_trailing_bytes_after_jpeg_accepted);
+    tcase_add_test(dec, test_png_chunk_past_end_refused);
     tcase_add_test(dec, test_random_bytes_rejected);
     tcase_add_test(dec, test_other_formats_named);
     tcase_add_test(dec, test_max_pixels_from_header);

@@ -1,7 +1,8 @@
 /*
- * test_extract.c - layout-aware extraction rules (ocr-workers/reading/extract.c) on
- * synthetic word boxes: damaged labels, digit repair, the NIK's encoded
- * province/date/gender cross-check, both NPWP forms, the second pass.
+ * test_extract.c - layout-aware extraction rules (ocr-workers/reading/: layout,
+ * fields_ktp/npwp, number_reader, text_rules) on synthetic word boxes: damaged
+ * labels, digit repair, the NIK's encoded province/date/gender cross-check,
+ * both NPWP forms, the second pass.
  */
 #include <check.h>
 
@@ -10,8 +11,10 @@
 #include <string.h>
 
 #include "ocr-workers/reading/extract.h"
+#include "ocr-workers/reading/number_reader.h"
 #include "ocr-workers/reading/ocra.h"
 #include "ocr-workers/reading/ocra_templates.h"
+#include "ocr-workers/reading/text_rules.h"
 
 /* A page built word by word: row y, words left to right from x. */
 struct page_builder {

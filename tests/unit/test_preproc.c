@@ -154,6 +154,81 @@ START_TEST(test_rescale_geometry_and_values)
 }
 END_TEST
 
+/* Mean and standard deviation of n grey bytes. */
+static double byte_mean_sd(const uint8_t *v, size_t n, double *sd)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += v[i];
+        s2 += (double)v[i] * v[i];
+    }
+    double m = s / n;
+    *sd = sqrt(s2 / n - m * m);
+    return m;
+}
+
+/*
+ * Shrinking independent noise by 1/3 averages 9 source pixels per output
+ * pixel, so the standard deviation falls to about 1/3.  Point sampling
+ * (the old bilinear rescale hit pixel centres at 1/3) keeps it at full
+ * strength: that aliasing turned phone-photo noise into salt-and-pepper.
+ */
+START_TEST(test_rescale_down_averages_noise)
+{
+    struct pp_image in = grey_new(900, 600);
+    uint32_t seed = 20261202u;
+    for (size_t i = 0; i < (size_t)in.width * in.height; i++) {
+        seed = seed * 1103515245u + 12345u;
+        in.data[i] = (uint8_t)(78 + (seed >> 16) % 101); /* uniform 78..178 */
+    }
+    double sd_in, sd_out;
+    double m_in = byte_mean_sd(in.data, (size_t)in.width * in.height, &sd_in);
+    struct pp_result res;
+    uint8_t *out = run(&in, PP_STEP_RESCALE, 1.0f / 3.0f, &res);
+    ck_assert_uint_eq(res.width, 300);
+    ck_assert_uint_eq(res.height, 200);
+    double m_out = byte_mean_sd(out, (size_t)res.width * res.height, &sd_out);
+    ck_assert_msg(fabs(m_out - m_in) < 1.0, "mean %.2f -> %.2f", m_in, m_out);
+    double ratio = sd_out / sd_in;
+    ck_assert_msg(ratio > 0.30 && ratio < 0.37, "sd %.2f -> %.2f (ratio %.3f, want ~1/3)", sd_in,
+                  sd_out, ratio);
+    free(out);
+    free(in.data);
+}
+END_TEST
+
+/*
+ * A 1-px checkerboard (the finest pattern there is) shrunk by 1/2, 1/3 or a
+ * non-integer factor must come out grey: exactly 128 where the box covers
+ * whole pixel pairs, within a small ripple otherwise.  Point sampling shows
+ * it as full-contrast black/white or a moire of beats.
+ */
+START_TEST(test_rescale_down_checkerboard_is_grey)
+{
+    struct pp_image in = grey_new(600, 420);
+    for (uint32_t y = 0; y < in.height; y++)
+        for (uint32_t x = 0; x < in.width; x++)
+            in.data[y * in.width + x] = (x + y) % 2 ? 255 : 0;
+    const float scales[] = {0.5f, 1.0f / 3.0f, 0.3f, 0.27f};
+    const double max_sd[] = {0.6, 16.0, 16.0, 16.0};
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        struct pp_result res;
+        uint8_t *out = run(&in, PP_STEP_RESCALE, scales[k], &res);
+        double sd, m = byte_mean_sd(out, (size_t)res.width * res.height, &sd);
+        uint8_t lo = 255, hi = 0;
+        for (size_t i = 0; i < (size_t)res.width * res.height; i++) {
+            lo = out[i] < lo ? out[i] : lo;
+            hi = out[i] > hi ? out[i] : hi;
+        }
+        ck_assert_msg(fabs(m - 127.5) < 3.0 && sd < max_sd[k] && lo >= 98 && hi <= 157,
+                      "scale %.3f: mean %.1f sd %.1f range %u..%u", (double)scales[k], m, sd, lo,
+                      hi);
+        free(out);
+    }
+    free(in.data);
+}
+END_TEST
+
 START_TEST(test_plan)
 {
     struct pp_params p;
@@ -417,6 +492,8 @@ static Suite *preproc_suite(void)
     TCase *steps = tcase_create("steps");
     tcase_add_test(steps, test_luma_known_colours);
     tcase_add_test(steps, test_rescale_geometry_and_values);
+    tcase_add_test(steps, test_rescale_down_averages_noise);
+    tcase_add_test(steps, test_rescale_down_checkerboard_is_grey);
     tcase_add_test(steps, test_plan);
     tcase_add_test(steps, test_bgnorm_flattens_gradient);
     tcase_add_test(steps, test_sauvola_uneven_background);
