@@ -21,10 +21,11 @@ DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick font
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \
                     shellcheck jq systemd nodejs clang-format cppcheck clang-tidy bc \
                     fonts-ocr-a fonts-urw-base35 clang libclang-rt-14-dev python3-pil python3-numpy \
-                    fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito
+                    fonts-liberation2 fonts-freefont-ttf fonts-noto-core fonts-crosextra-carlito \
+                    python3-jsonschema
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
-# Ubuntu package lists of the container image (infra/docker/Dockerfile.gpu).
+# Package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
 # The version every program reports (--version, build_info): the newest
 # released heading of CHANGELOG.md ("## [X.Y.Z] - date").

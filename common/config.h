@@ -17,7 +17,7 @@
 #include "log.h"
 
 struct filot_config {
-    /* compatibility names (filot-compat.md section 9) */
+    /* compatibility names (doc/COMPATIBILITY.md section 9) */
     int concurrency;       /* OCR_GPU_CONCURRENCY: number of OCR workers */
     bool gpu_enabled;      /* OCR_GPU_ENABLED "true"/"1" and NVIDIA_VISIBLE_DEVICES != "none" */
     bool gpu_autofallback; /* OCR_GPU_AUTOFALLBACK: anything but "false" */
@@ -42,7 +42,7 @@ struct filot_config {
     char job_source[160];       /* OCR_JOB_SOURCE: ipc:// URL of a job channel (filot-ocr) */
     uint64_t max_download_bytes; /* OCR_MAX_DOWNLOAD_BYTES: largest document accepted */
 
-    /* job pipeline: Redis queue (filot-compat.md section 1) */
+    /* job pipeline: Redis queue (doc/COMPATIBILITY.md section 1) */
     char queue_key[128];         /* OCR_GPU_QUEUE_KEY */
     char processing_key[128];    /* OCR_GPU_PROCESSING_KEY */
     char attempts_key[128];      /* OCR_GPU_ATTEMPTS_KEY */

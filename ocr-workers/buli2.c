@@ -1,6 +1,6 @@
 /*
  * buli2.c - escalation of a document to the BULI2 manual-review service
- * (filot-compat.md section 7).
+ * (doc/COMPATIBILITY.md section 7).
  *
  * One blocking libcurl exchange per call: POST {api_url}/internal/reviews
  * with the original's body, bounded by cfg->timeout_ms for the whole

@@ -1,6 +1,6 @@
 /*
  * buli2.h - escalation of a document to the BULI2 manual-review service,
- * compatible with the original (filot-compat.md section 7):
+ * compatible with the original (doc/COMPATIBILITY.md section 7):
  * POST {BULI2_API_URL}/internal/reviews, Bearer token when set, 30 s
  * timeout, ticket = taskId ?? ticketId ?? "BULI2-<epochMs>".
  */

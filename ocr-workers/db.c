@@ -1,5 +1,5 @@
 /*
- * db.c - the documents table through libpq (filot-compat.md section 2).
+ * db.c - the documents table through libpq (doc/COMPATIBILITY.md section 2).
  *
  * One connection, opened lazily by db_ensure().  A failed connect starts a
  * backoff (200 ms doubling to 5 s) during which db_ensure() answers

@@ -1,5 +1,5 @@
 /*
- * db.h - the documents table (filot-compat.md section 2) through libpq.
+ * db.h - the documents table (doc/COMPATIBILITY.md section 2) through libpq.
  *
  * Parameterised statements only.  Every write to a document is guarded by
  * "status <> 'completed'", so a retried or duplicated job can never undo

@@ -164,7 +164,7 @@ static bool redis_settled(struct job_env *env, int rc, uint64_t deadline)
     return false;
 }
 
-/* Publishes a result in the original's shape (filot-compat.md 1.7). */
+/* Publishes a result in the original's shape (doc/COMPATIBILITY.md 1.7). */
 static void publish(struct job_env *env, const struct claim *c, json_t *msg)
 {
     char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);

@@ -1,6 +1,6 @@
 /*
  * doc_job.h - one FiLot document job in queue mode: the original's
- * processDocumentGPU flow (filot-compat.md 1.5 and 2.3) without its bugs.
+ * processDocumentGPU flow (doc/COMPATIBILITY.md 1.5 and 2.3) without its bugs.
  *
  * Row writes follow the original's order (processing -> ocr_completed ->
  * ai_evaluated -> completed), the final write is one idempotent statement,

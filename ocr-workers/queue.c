@@ -32,7 +32,7 @@ struct queue {
     char password[256];
     char owner[160];
     char instance_key[200];
-    /* fixed key names (filot-compat.md 1.1 hard-codes these, as we do) */
+    /* fixed key names (doc/COMPATIBILITY.md 1.1 hard-codes these, as we do) */
     char k_timestamps[64], k_correlation[64], k_owners[64], k_delayed[64];
     char k_lock_prefix[64], k_instance_prefix[64], k_reaper[64];
     uint64_t next_attempt_ms;
@@ -140,7 +140,7 @@ static const char reap_lua[] =
     "end\n"
     "return {requeued, out}\n";
 
-/* The original's enqueue (filot-compat.md 1.3), made atomic. */
+/* The original's enqueue (doc/COMPATIBILITY.md 1.3), made atomic. */
 static const char enqueue_lua[] =
     "if redis.call('LPOS', KEYS[1], ARGV[1]) or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1\n"
     "   or redis.call('ZSCORE', KEYS[5], ARGV[1]) then return 0 end\n"

@@ -1,6 +1,6 @@
 /*
  * queue.h - the Redis side of the job pipeline, wire-compatible with the
- * original GPU worker (filot-compat.md section 1): the same list, set,
+ * original GPU worker (doc/COMPATIBILITY.md section 1): the same list, set,
  * hashes, lock keys and result channel, with every multi-key change done
  * by one Lua script so a crash at any instant loses nothing (B4).
  *

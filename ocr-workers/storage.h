@@ -40,7 +40,7 @@ void storage_close(struct storage *st);
 
 /*
  * Turns a documents.file_url into an object key, compatible with the
- * original's extractKeyFromUrl (filot-compat.md section 3): a bare key is
+ * original's extractKeyFromUrl (doc/COMPATIBILITY.md section 3): a bare key is
  * used as is; an http(s) URL must point at the configured endpoint host
  * (and for path-style, the configured bucket) or it is refused.  key gets
  * the decoded key.  Returns 0 or FILOT_EINVAL with a reason in err.

@@ -228,7 +228,7 @@ static void emit_queue_depth(struct worker *w, uint64_t now)
 /* Age of the newest queue sample any worker of this instance published. */
 static uint64_t newest_sample_age(const struct worker *w, uint64_t now)
 {
-    uint32_t n = w->pool.hdr->worker_count;
+    uint32_t n = w->pool.worker_count; /* private copy taken at attach */
     uint64_t newest = 0;
     for (uint32_t i = 0; i < n && i < SHM_MAX_WORKERS; i++) {
         uint64_t at = atomic_load(&w->pool.hdr->workers[i].queue.sampled_ms);

@@ -2,7 +2,7 @@
  * doc_parse.c - KTP / NPWP field extraction, scoring and decision.
  *
  * The extraction reproduces the original worker's JavaScript regexes
- * (filot-compat.md 5.1/5.2: first match over the whole text, ASCII-only
+ * (doc/COMPATIBILITY.md 5.1/5.2: first match over the whole text, ASCII-only
  * case-insensitive labels and [A-Z], trimmed groups, only matched keys) with
  * hand-written matchers, and with these deliberate, versioned breaks (B10):
  *
@@ -89,7 +89,7 @@ static size_t utf8_decode(const char *s, uint32_t *cp)
 }
 
 /*
- * JS "\s" (filot-compat.md 5.3) without the line terminators LF, CR, U+2028
+ * JS "\s" (doc/COMPATIBILITY.md 5.3) without the line terminators LF, CR, U+2028
  * and U+2029: the whitespace a capture may contain and trim() removes.
  */
 static int is_hspace(uint32_t cp)

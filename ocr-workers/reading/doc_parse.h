@@ -1,6 +1,6 @@
 /*
  * doc_parse.h - KTP / NPWP field extraction and scoring, compatible with the
- * original worker (filot-compat.md sections 5 and 6) minus its bugs:
+ * original worker (doc/COMPATIBILITY.md sections 5 and 6) minus its bugs:
  * captures end at the end of the line, and an empty parse scores 0, not NaN.
  */
 #ifndef FILOT_DOC_PARSE_H

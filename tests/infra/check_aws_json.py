@@ -33,7 +33,7 @@ CLUSTER = "filot-ocr-gpu-cluster"
 SERVICE = "filot-ocr-gpu-service"
 FAMILY = "filot-ocr-gpu-worker"
 EMF_NS = "FiLot/OCR"
-# Secrets Manager names of the original (filot-compat.md 10.2) + BULI2_API_KEY.
+# Secrets Manager names of the original (doc/COMPATIBILITY.md 10.2) + BULI2_API_KEY.
 SECRETS = {
     "DATABASE_URL": "database-url",
     "REDIS_URL": "redis-url",

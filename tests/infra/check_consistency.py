@@ -10,6 +10,9 @@ Usage: check_consistency.py CHECK [args]
   dockerfile CONFIG      Dockerfile settings (users, ENV, HEALTHCHECK, ENTRYPOINT...)
   packages BUILD RUNTIME the Dockerfile's apt lists == infra/docker/packages.mk
                          == the lists `make print-IMAGE_*_PKGS` printed (files)
+  image-versions VERSIONS  the image's Debian release and pinned OCR packages ==
+                         the test machine's (VERSIONS: `dpkg-query -W` output
+                         and a line "debian <version>" from /etc/debian_version)
 
 CONFIG is a file holding the output of `build/bin/filot-ocr config`
 (NAME<TAB>DEFAULT<TAB>DESCRIPTION per line): the daemon's own list of the
@@ -41,7 +44,7 @@ TASK_NOT_SET = {
 # In the task definition although the daemon's config table does not list them.
 TASK_EXTRA = {
     # Injected as a secret for compatibility with the original task
-    # definitions (filot-compat.md 10.2); filot-ocrd does not read it.
+    # definitions (doc/COMPATIBILITY.md 10.2); filot-ocrd does not read it.
     "BULI2_CALLBACK_URL",
     # Read by libgomp inside Tesseract, not by the config table (the
     # supervisor also forces it into its children's environment).
@@ -179,7 +182,7 @@ def check_env_systemd(cfg_path):
         fail(f"set in both the unit and the env example: {sorted(both)}")
     compare(f"{ENV_EXAMPLE} + {UNIT} Environment=", set(ex) | set(unit),
             (cfg - SYSTEMD_NOT_SET) | SYSTEMD_EXTRA)
-    # One production value everywhere (filot-compat.md B12): non-secret
+    # One production value everywhere (doc/COMPATIBILITY.md B12): non-secret
     # values of the env example equal the task definition's.
     env = task_env()
     for name, (value, commented) in ex.items():
@@ -295,6 +298,11 @@ def apt_packages(text):
     return pkgs
 
 
+def package_name(spec):
+    """apt's "name=version" -> name."""
+    return spec.split("=", 1)[0]
+
+
 def mk_lists():
     text = read(PACKAGES_MK).replace("\\\n", " ")
     out = {}
@@ -312,7 +320,7 @@ def check_packages(build_print, runtime_print):
         if word == "RUN":
             pk = apt_packages(rest)
             if pk:
-                stages.setdefault(stage, []).extend(pk)
+                stages.setdefault(stage, []).extend(package_name(p) for p in pk)
                 if "--no-install-recommends" not in rest:
                     fail(f"stage {stage}: apt-get install without --no-install-recommends")
                 if "rm -rf /var/lib/apt/lists/*" not in rest:
@@ -342,13 +350,14 @@ def check_dockerfile(cfg_path):
     text = read(DOCKERFILE)
     args = {rest.split("=", 1)[0]: rest.split("=", 1)[1] for s, w, rest in ins
             if w == "ARG" and s is None and "=" in rest}
-    if args.get("CUDA_DEVEL_IMAGE") != "nvidia/cuda:12.2.0-devel-ubuntu22.04":
-        fail("ARG CUDA_DEVEL_IMAGE must default to nvidia/cuda:12.2.0-devel-ubuntu22.04")
-    if args.get("CUDA_RUNTIME_IMAGE") != "nvidia/cuda:12.2.0-runtime-ubuntu22.04":
-        fail("ARG CUDA_RUNTIME_IMAGE must default to nvidia/cuda:12.2.0-runtime-ubuntu22.04")
+    if not re.fullmatch(r"debian:12(\.\d+)?-slim", args.get("DEBIAN_IMAGE", "")):
+        fail("ARG DEBIAN_IMAGE must default to a Debian 12 slim image (the tested release)")
     froms = [(s, rest) for s, w, rest in ins if w == "FROM"]
     if [s for s, _ in froms] != ["build", "runtime"]:
         fail(f"stages must be build, runtime; got {[s for s, _ in froms]}")
+    for stage, rest in froms:
+        if not rest.startswith("${DEBIAN_IMAGE} "):
+            fail(f"stage {stage} must start FROM ${{DEBIAN_IMAGE}}, not {rest}")
     if 'make -j"$(nproc)" all CUDA_HOME=/usr/local/cuda' not in text:
         fail('build stage must run make -j"$(nproc)" all CUDA_HOME=/usr/local/cuda')
     final = [(w, rest) for s, w, rest in ins if s == "runtime"]
@@ -393,6 +402,55 @@ def check_dockerfile(cfg_path):
         fail("runtime stage must copy build/bin/ to /usr/local/bin/")
 
 
+# The OCR stack whose exact build the tests exercise: the image must pin it.
+PINNED_REQUIRED = {"tesseract-ocr", "libtesseract5", "liblept5", "libnng1",
+                   "tesseract-ocr-eng", "tesseract-ocr-ind"}
+
+
+def image_pins():
+    """{package: version} of the runtime stage's apt-get install pins."""
+    pins = {}
+    for stage, word, rest in dockerfile_instructions():
+        if stage == "runtime" and word == "RUN":
+            for spec in apt_packages(rest):
+                if "=" in spec:
+                    name, version = spec.split("=", 1)
+                    pins[name] = version
+    return pins
+
+
+def check_image_versions(versions_path):
+    tested, debian = {}, None
+    with open(versions_path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "debian":
+                debian = parts[1]
+            elif len(parts) == 2:
+                tested[parts[0].split(":")[0]] = parts[1]
+    if debian is None:
+        fail(f"{versions_path}: no 'debian <version>' line")
+        return
+    args = {rest.split("=", 1)[0]: rest.split("=", 1)[1] for s, w, rest in dockerfile_instructions()
+            if w == "ARG" and s is None and "=" in rest}
+    m = re.fullmatch(r"debian:(\d+)(?:\.(\d+))?-slim", args.get("DEBIAN_IMAGE", ""))
+    if not m:
+        fail("ARG DEBIAN_IMAGE is not a debian:N[.M]-slim image")
+    elif m.group(1) != debian.split(".")[0]:
+        fail(f"image is Debian {m.group(1)}, the tests run on Debian {debian}")
+    pins = image_pins()
+    for name in sorted(PINNED_REQUIRED - set(pins)):
+        fail(f"the runtime stage does not pin {name} to the tested version")
+    for name, version in sorted(pins.items()):
+        if name not in tested:
+            fail(f"{name} is pinned in the image but not installed on the test machine")
+        elif tested[name] != version:
+            fail(f"{name}: image pins {version}, the tests run {tested[name]}")
+    if not problems:
+        print(f"image: Debian {m.group(1) if m else '?'} like the test machine ({debian}); "
+              + ", ".join(f"{n} {v}" for n, v in sorted(pins.items())))
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -401,7 +459,7 @@ def main():
     fn = {"env-task": check_env_task, "env-systemd": check_env_systemd,
           "env-guide": check_env_guide, "secrets-guide": check_secrets_guide,
           "commands-guide": check_commands_guide, "dockerfile": check_dockerfile,
-          "packages": check_packages}.get(check)
+          "packages": check_packages, "image-versions": check_image_versions}.get(check)
     if fn is None:
         print(__doc__, file=sys.stderr)
         return 2

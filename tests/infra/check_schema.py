@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Validates JSON documents against one of filot-ocrd's JSON Schemas.
 
-Usage: check_schema.py SCHEMA FILE...
+Usage: check_schema.py SCHEMA FILE... [--invalid FILE...]
 
 Each FILE holds one JSON document per line (JSON Lines) or a single JSON
 array whose items are the documents.  Every schema in the schema's folder
 is loaded, so "$ref"s between them (by "$id") resolve offline.  Prints one
 line per invalid document (file:line: path: message) and a summary; exits
-0 only when at least one document was checked and all are valid.
+0 only when at least one document was checked, every document before
+--invalid is valid and every document after it is invalid (the schema's
+own negative tests).
 """
 import json
 import pathlib
@@ -51,20 +53,30 @@ def main(argv):
         print(__doc__.strip())
         return 0 if len(argv) > 1 and argv[1] in ("-h", "--help") else 2
     validator = validator_for(argv[1])
-    checked = bad = 0
+    checked = bad = accepted = 0
+    want_valid = True
     for path in argv[2:]:
+        if path == "--invalid":
+            want_valid = False
+            continue
         for where, doc in load_documents(path):
             checked += 1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+            if not want_valid:
+                if not errors:
+                    accepted += 1
+                    print(f"{where}: accepted, but it must be invalid")
+                continue
             if errors:
                 bad += 1
                 for e in errors:
                     loc = "/".join(str(p) for p in e.absolute_path) or "(root)"
                     print(f"{where}: {loc}: {e.message}")
-    print(f"{pathlib.Path(argv[1]).name}: {checked} documents, {bad} invalid")
-    return 0 if checked > 0 and bad == 0 else 1
+    print(f"{pathlib.Path(argv[1]).name}: {checked} documents, {bad} invalid, "
+          f"{accepted} wrongly accepted")
+    return 0 if checked > 0 and bad == 0 and accepted == 0 else 1
 
 
 if __name__ == "__main__":

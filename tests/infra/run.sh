@@ -6,7 +6,8 @@
 # exits non-zero when any check failed.  Needs: build/bin/filot-ocr and
 # build/tests/test_emf (make), shellcheck, jq, python3 with botocore and
 # moto (moto_server), the aws CLI, build/npm dockerfile-utils
-# (scripts/infra-deps.sh); optional: systemd-analyze.  Installs nothing.
+# (scripts/infra-deps.sh), promtool (prometheus), python3-jsonschema;
+# optional: systemd-analyze.  Installs nothing.
 # No docker engine is used: docker is replaced by a recording stand-in.
 #
 # Usage: tests/infra/run.sh [NAME-PATTERN]   (e.g. 'deploy-*'; default all)
@@ -114,6 +115,67 @@ c_image_packages() {
     make -s --no-print-directory print-IMAGE_BUILD_PKGS >"$T/build-pkgs"
     make -s --no-print-directory print-IMAGE_RUNTIME_PKGS >"$T/runtime-pkgs"
     python3 tests/infra/check_consistency.py packages "$T/build-pkgs" "$T/runtime-pkgs"
+}
+
+# The image ships the OCR stack the tests run (issue 10): its Debian release
+# and pinned packages equal this machine's.  No Docker engine exists here,
+# so this compares the Dockerfile's declarations, not a built image.
+c_image_versions() {
+    command -v dpkg-query >/dev/null || skip "dpkg-query not available (not a Debian machine)"
+    dpkg-query -W >"$T/versions"
+    echo "debian $(cat /etc/debian_version)" >>"$T/versions"
+    python3 tests/infra/check_consistency.py image-versions "$T/versions"
+    # the comparison must notice a different Tesseract
+    sed 's/^tesseract-ocr\t.*/tesseract-ocr\t4.1.1-2.1build1/' "$T/versions" >"$T/versions-4"
+    if python3 tests/infra/check_consistency.py image-versions "$T/versions-4" 2>"$T/err"; then
+        fail "a tested Tesseract 4.1.1 went unnoticed"
+    fi
+    grep -q 'tesseract-ocr: image pins 5.3.0-2, the tests run 4.1.1' "$T/err" ||
+        fail "unclear: $(cat "$T/err")"
+}
+
+# ---- Prometheus rules, Grafana dashboard, JSON Schemas (issue 10) ------------------
+
+c_prometheus_rules() {
+    command -v promtool >/dev/null || fail "promtool not installed (Debian package prometheus)"
+    promtool check rules alerts/prometheus-rules.yml
+    promtool test rules tests/infra/prometheus-rules.test.yml
+}
+
+c_metric_refs() {
+    python3 tests/infra/check_metric_refs.py supervisor/http_metrics.c \
+        alerts/prometheus-rules.yml infra/grafana/filot-ocrd.json
+    jq -e '.panels | length > 0' infra/grafana/filot-ocrd.json >/dev/null || fail "dashboard has no panels"
+    # a misspelt metric must be caught
+    sed 's/filot_ocrd_queue_depth) > 20/filot_ocrd_queue_lenght) > 20/' alerts/prometheus-rules.yml >"$T/rules.yml"
+    if python3 tests/infra/check_metric_refs.py supervisor/http_metrics.c "$T/rules.yml" \
+        infra/grafana/filot-ocrd.json >"$T/refs"; then
+        fail "unknown metric filot_ocrd_queue_lenght accepted"
+    fi
+}
+
+# The schemas are valid JSON Schema and reject what they must; the pipeline
+# process tests validate real messages and rows against them.
+c_json_schemas() {
+    python3 -c 'import jsonschema' 2>/dev/null || fail "python3-jsonschema not installed"
+    local ok=$T/ok.jsonl bad=$T/bad.jsonl broken
+    cat >"$ok" <<'EOF'
+{"success":true,"documentId":"0b6c1a8e-2f6e-4a55-9b7e-1d2c3b4a5f60","correlationId":"7e0e7b4e-8a43-4f7c-9a51-0d2a1c3b4e5f","ocrText":"NIK : 3174****0001","parsedResult":{"nik":"3174********0001","name":"JOHN DOE","fieldConfidence":{"nik":91}},"score":80,"decision":"auto_approve","outcome":"auto_approved","gpuProcessed":true,"processingTimeMs":1491,"preprocess":"gpu","meanConfidence":88,"pages":1,"attempts":1,"documentType":"KTP"}
+{"success":false,"documentId":"0b6c1a8e-2f6e-4a55-9b7e-1d2c3b4a5f60","correlationId":"7e0e7b4e-8a43-4f7c-9a51-0d2a1c3b4e5f","error":"Document not found","gpuProcessed":false,"attempts":1}
+EOF
+    head -n 1 "$ok" | jq -c '.reviewReasons = ["NIK unreadable"]' >"$T/reasons.jsonl"
+    cat "$T/reasons.jsonl" >>"$ok"
+    : >"$bad"
+    for broken in '.score = "80"' '.decision = "approve"' 'del(.correlationId)' '.extra = 1' \
+        '.parsedResult.nik = 3174' '.reviewReasons = [1]' '.processingTimeMs = 1.5'; do
+        head -n 1 "$ok" | jq -c "$broken" >>"$bad"
+    done
+    python3 tests/infra/check_schema.py doc/schema/ocr-message.schema.json "$ok" --invalid "$bad"
+    printf '%s\n' '{"nik":"3174051234560001","reviewReasons":["name missing"]}' \
+        '{"error":"Document has no file URL","failedAt":"2026-12-02T09:00:00.123Z","maxRetriesExceeded":false}' >"$ok"
+    printf '%s\n' '{"error":"x","failedAt":"yesterday","maxRetriesExceeded":false}' \
+        '{"nik":3174051234560001}' '{"error":"x"}' >"$bad"
+    python3 tests/infra/check_schema.py doc/schema/ocr-result.schema.json "$ok" --invalid "$bad"
 }
 
 # ---- (c) AWS API models ----------------------------------------------------------
@@ -465,6 +527,10 @@ check shellcheck c_shellcheck
 check dockerfile-lint c_dockerfile_lint
 check dockerfile-settings c_dockerfile_settings
 check image-packages c_image_packages
+check image-versions c_image_versions
+check prometheus-rules c_prometheus_rules
+check metric-refs c_metric_refs
+check json-schemas c_json_schemas
 check ecs-task-model c_model task
 check ecs-cluster-model c_model cluster
 check ecs-service-model c_model service

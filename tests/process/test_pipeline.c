@@ -56,7 +56,7 @@ static const char OCR_BIN[] = TEST_BIN_DIR "/filot-ocr";
 static const char *const JOB_HASHES[] = {K_ATTEMPTS, "filot:ocr:gpu:correlation",
                                          "filot:ocr:gpu:processing:timestamps", K_OWNERS};
 
-/* Fields of the original's success message (filot-compat.md 1.7). */
+/* Fields of the original's success message (doc/COMPATIBILITY.md 1.7). */
 static const char *const ORIGINAL_FIELDS[] = {
     "success", "documentId", "correlationId", "ocrText",      "parsedResult",
     "score",   "decision",   "outcome",       "gpuProcessed", "processingTimeMs"};
@@ -1403,6 +1403,8 @@ START_TEST(test_bad_input)
     json_decref(h);
     assert_redis_clean(srv.redis_port, &all);
     assert_schemas(msgs, rows, "bad");
+    /* failures before preprocessing count as failed, not as a preprocess kind */
+    assert_job_metrics(&d, 1, strcmp(pu_str(gm, "outcome"), "auto_approved") == 0, (int)nbad);
     note("bad input: %zu bad documents failed at once with their errors; the good one enqueued "
          "after them completed",
          nbad);

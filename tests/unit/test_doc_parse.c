@@ -4,7 +4,7 @@
 
 /*
  * test_doc_parse.c - KTP / NPWP extraction, score and decision against the
- * original's golden texts (filot-compat.md 5.3, 12) with the B10 fixes.
+ * original's golden texts (doc/COMPATIBILITY.md 5.3, 12) with the B10 fixes.
  */
 #include <stdlib.h>
 #include <string.h>
