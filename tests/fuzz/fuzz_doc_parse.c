@@ -15,6 +15,8 @@
 
 #include "ocr-workers/reading/doc_parse.h"
 #include "ocr-workers/reading/extract.h"
+#include "ocr-workers/reading/number_reader.h"
+#include "ocr-workers/reading/text_rules.h"
 #include "tests/fuzz/util.h"
 
 /* Every value of a parse is a string jansson accepts (valid UTF-8). */

@@ -856,7 +856,7 @@ START_TEST(test_bad_files)
     ck_assert_int_eq(pu_write_file(notes, text, sizeof text - 1), 0);
     make_truncated_jpeg(trunc);
     const char *const files[] = {notes, trunc, missing, cards[1]};
-    static const char *const want[] = {"not an image", "truncated", "not found"};
+    static const char *const want[] = {"not an image", "truncated", "No such file or directory"};
     struct ocr o = {0};
     int code;
     ocr_start(&o, "badfiles", KTP2, files, 4, NULL);
