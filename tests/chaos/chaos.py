@@ -13,7 +13,8 @@ since the previous kill, so a loaded machine still makes progress), one
 whole instance (supervisor and children at once) is SIGKILLed once (and
 started again 10 s later, as ECS replaces a task), the GPU server (OCR_GPU_EMULATE=1) is killed four times,
 redis-server and PostgreSQL are each restarted once and BULI2 answers 500
-for a stretch.  A clean phase (same files, new rows, no faults) measures the
+for a stretch (--faults kills: the worker kills alone, to measure throughput
+under sustained kills).  A clean phase (same files, new rows, no faults) measures the
 baseline throughput first unless --no-clean.
 
 Checks, per phase: every row terminal, nothing stranded (rows not terminal,
@@ -624,6 +625,8 @@ class Chaos(threading.Thread):
         todo = [(0.10, "gpu"), (0.20, "crash"), (0.25, "buli2-down"), (0.30, "gpu"),
                 (0.45, "redis"), (0.50, "gpu"), (0.55, "buli2-up"), (0.60, "postgres"),
                 (0.70, "gpu")]
+        if args.faults == "kills":
+            todo = []  # sustained worker kills alone: the throughput question
         next_kill = time.time() + self.rnd.uniform(*args.kill_every)
         done_at_kill = -1
         restart_b_at = None
@@ -863,6 +866,8 @@ def main():
     p.add_argument("--env", action="append", default=[], help="VAR=VALUE for both daemons")
     p.add_argument("--kill-every", default="1-3", help="seconds between worker SIGKILLs, MIN-MAX")
     p.add_argument("--suite", action="store_true", help="last line in tests/run.sh form")
+    p.add_argument("--faults", choices=("all", "kills"), default="all",
+                   help="kills: only the worker SIGKILLs (throughput under sustained kills)")
     args = p.parse_args()
     lo, _, hi = args.kill_every.partition("-")
     args.kill_every = (float(lo), float(hi or lo))

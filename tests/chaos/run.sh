@@ -2,6 +2,7 @@
 # make chaos: the soak of tests/chaos/chaos.py (read its header) in a fresh
 # scratch directory.  Arguments go to chaos.py: --docs N (default 1000),
 # --no-clean (skip the clean baseline), --clean (only the baseline),
+# --faults kills (only worker SIGKILLs), --kill-every MIN-MAX,
 # --env VAR=VALUE (both daemons), --seed N.  FILOT_BIN_DIR picks the
 # programs (default build/bin; make chaos SANITIZE=... passes build-san/bin).
 # Whatever happens, every process it started (pids in the scratch

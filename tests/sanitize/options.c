@@ -24,17 +24,25 @@ const char *__asan_default_options(void);
 const char *__ubsan_default_options(void);
 const char *__lsan_default_options(void);
 
-/* AddressSanitizer (and the LeakSanitizer inside it). */
+/*
+ * AddressSanitizer (and the LeakSanitizer inside it).  handle_segv=0: a
+ * SIGSEGV kills the process as it does in production, so the supervisor's
+ * crash handling ("signal 11") is what the process tests see when they send
+ * one; invalid accesses of our code are caught by the instrumentation
+ * before they fault.
+ */
 const char *__asan_default_options(void)
 {
     return "halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:"
-           "check_initialization_order=1:strict_string_checks=1:log_path=" SAN_REPORT_PREFIX;
+           "check_initialization_order=1:strict_string_checks=1:handle_segv=0:"
+           "log_path=" SAN_REPORT_PREFIX;
 }
 
 /* UndefinedBehaviorSanitizer; -fno-sanitize-recover=all already makes each report fatal. */
 const char *__ubsan_default_options(void)
 {
-    return "halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=" SAN_REPORT_PREFIX;
+    return "halt_on_error=1:abort_on_error=1:print_stacktrace=1:handle_segv=0:"
+           "log_path=" SAN_REPORT_PREFIX;
 }
 
 /* LeakSanitizer: the library leaks of tests/sanitize/lsan.supp, nothing of ours. */
