@@ -57,6 +57,9 @@ enum pp_step {
 /* Largest width or height either implementation accepts (in or out). */
 #define PP_MAX_DIM (1u << 16)
 
+/* Tesseract refuses an image with a side above INT16_MAX. */
+#define PP_OCR_MAX_SIDE 32767u
+
 #define PP_STEPS_ALL                                                                               \
     (PP_STEP_RESCALE | PP_STEP_BGNORM | PP_STEP_DESKEW | PP_STEP_BINARIZE | PP_STEP_CARD)
 

@@ -116,7 +116,9 @@ void pp_params_default(uint32_t steps, struct pp_params *p)
 /*
  * Scale so the height lands near the target (cards are landscape, pages
  * portrait), clamped to [0.25, 3]; within 10 % of 1 it stays 1 (resampling
- * only blurs).  The pixel cap wins over everything else.
+ * only blurs).  No side may pass PP_OCR_MAX_SIDE (a 20000x10 strip would be
+ * enlarged to 60000 px, which Tesseract refuses), and the pixel cap wins
+ * over everything else.
  */
 void pp_plan(struct pp_params *p, uint32_t w, uint32_t h, uint64_t max_pixels)
 {
@@ -127,6 +129,9 @@ void pp_plan(struct pp_params *p, uint32_t w, uint32_t h, uint64_t max_pixels)
         s = s < 0.25 ? 0.25 : (s > 3.0 ? 3.0 : s);
         if (s > 0.9 && s < 1.1)
             s = 1.0;
+        double longest = w > h ? w : h;
+        if (longest * s > PP_OCR_MAX_SIDE)
+            s = (double)PP_OCR_MAX_SIDE / longest * 0.999;
         double px = (double)w * h * s * s;
         if (max_pixels > 0 && px > (double)max_pixels)
             s = sqrt((double)max_pixels / ((double)w * h)) * 0.999;

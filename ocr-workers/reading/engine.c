@@ -21,10 +21,8 @@
 #include <tesseract/capi.h>
 
 #include "common/log.h"
+#include "common/preproc.h"
 #include "common/status.h"
-
-/* Tesseract refuses images with a side above this (MAX_INT16). */
-#define TESS_MAX_SIDE 32767
 
 /*
  * Resolutions outside this range are not believed.  Tesseract itself clamps
@@ -149,9 +147,9 @@ static int check_image(const struct ocr_engine *e, const uint8_t *gray, uint32_t
     if (e == NULL || e->api == NULL || gray == NULL || width == 0 || height == 0 ||
         stride < width || stride > (uint32_t)INT32_MAX)
         return FILOT_EINVAL;
-    if (width > TESS_MAX_SIDE || height > TESS_MAX_SIDE) {
+    if (width > PP_OCR_MAX_SIDE || height > PP_OCR_MAX_SIDE) {
         log_kv(LOG_WARN, "Image side above Tesseract's limit", LF_INT, "width", (long long)width,
-               LF_INT, "height", (long long)height, LF_INT, "limit", (long long)TESS_MAX_SIDE,
+               LF_INT, "height", (long long)height, LF_INT, "limit", (long long)PP_OCR_MAX_SIDE,
                LF_END);
         return FILOT_ETOOBIG;
     }

@@ -232,6 +232,7 @@ END_TEST
 START_TEST(test_plan)
 {
     struct pp_params p;
+    uint32_t ow, oh;
     pp_params_default(PP_STEP_RESCALE, &p);
     pp_plan(&p, 505, 319, 40000000u); /* small image: enlarge to the target */
     ck_assert(fabsf(p.scale * 319 - p.target_height) < 2.0f);
@@ -243,10 +244,15 @@ START_TEST(test_plan)
     ck_assert_float_eq(p.scale, 3.0f);
     pp_plan(&p, 8000, 40000, 4000000000u); /* never below 0.25 */
     ck_assert_float_eq(p.scale, 0.25f);
+    pp_plan(&p, 20000, 10, 4000000000u); /* a strip: no side past Tesseract's limit */
+    pp_output_size(&p, 20000, 10, &ow, &oh);
+    ck_assert_uint_le(ow, PP_OCR_MAX_SIDE);
+    pp_plan(&p, 40000, 1000, 4000000000u); /* ... even when that means shrinking */
+    pp_output_size(&p, 40000, 1000, &ow, &oh);
+    ck_assert_uint_le(ow, PP_OCR_MAX_SIDE);
     pp_plan(&p, 2480, 3508, 40000000u); /* A4 at 300 dpi is already right */
     ck_assert_float_eq(p.scale, 1.0f);
     pp_plan(&p, 505, 319, 300000u); /* the pixel cap wins */
-    uint32_t ow, oh;
     pp_output_size(&p, 505, 319, &ow, &oh);
     ck_assert_uint_le((uint64_t)ow * oh, 300000u);
     ck_assert_uint_gt((uint64_t)ow * oh, 280000u);
