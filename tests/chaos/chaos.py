@@ -198,8 +198,9 @@ class Subscriber(threading.Thread):
 def sql(text, quiet_fail=False):
     """Rows of a statement as lists of strings; None on failure when quiet_fail."""
     try:
+        # on stdin: 1000 rows of VALUES pass the 128 KiB limit of one argument
         out = run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t",
-                   servers["DATABASE_URL"], "-c", text], timeout=30)
+                   servers["DATABASE_URL"], "-f", "-"], input=text, timeout=30)
     except (RuntimeError, subprocess.TimeoutExpired):
         if quiet_fail:
             return None
