@@ -85,7 +85,8 @@ static const struct var_def vars[] = {
     VAR(K_BOOL_01, "OCR_GPU_EMULATE", "0", gpu_emulate, 0, 0,
         "1: the GPU server runs the CPU twin instead of CUDA (tests on machines without a GPU)"),
     VAR(K_STR, "OCR_RUNTIME_DIR", "", runtime_dir, 0, 0,
-        "directory for control sockets; default /tmp/filot-ocrd.<pid>"),
+        "directory for control sockets; if it exists: ours, mode 0700, no symlink; default a new "
+        "/tmp/filot-ocrd.XXXXXX"),
     VAR(K_LOGLEVEL, "OCR_LOG_LEVEL", "info", log_level, 0, 0, "debug, info, warn or error"),
     VAR(K_STR, "OCR_JOB_SOURCE", "", job_source, 0, 0,
         "ipc:// URL workers take jobs from (set by filot-ocr for its private instance)"),

@@ -49,7 +49,13 @@ int chan_listen(const char *url, nng_socket *out)
         log_kv(LOG_ERROR, "nng_rep0_open failed", LF_STR, "error", nng_strerror(rv), LF_END);
         return from_nng(rv);
     }
-    rv = nng_listen(*out, url, NULL, 0);
+    /* the socket file is ours alone (nng would leave it 0644 less the umask) */
+    nng_listener l;
+    rv = nng_listener_create(&l, *out, url);
+    if (rv == 0 && strncmp(url, "ipc://", 6) == 0)
+        rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, CHAN_SOCKET_MODE);
+    if (rv == 0)
+        rv = nng_listener_start(l, 0);
     if (rv != 0) {
         log_kv(LOG_ERROR, "cannot listen", LF_STR, "url", url, LF_STR, "error", nng_strerror(rv),
                LF_END);

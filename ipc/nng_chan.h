@@ -14,7 +14,10 @@
 /* Builds "ipc://<dir>/<name>" into url (>= 160 bytes). */
 int chan_url(const char *dir, const char *name, char *url, size_t len);
 
-/* REP socket listening on url (a stale socket file is replaced). */
+/* Mode of the socket file an ipc:// listener creates: owner only. */
+#define CHAN_SOCKET_MODE 0600
+
+/* REP socket listening on url (a stale socket file is replaced; mode CHAN_SOCKET_MODE). */
 int chan_listen(const char *url, nng_socket *out);
 
 /* REQ socket dialling url in the background (reconnects by itself). */

@@ -26,7 +26,6 @@
  */
 #include "storage.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/net_url.h"
 #include "../common/status.h"
 #include "open_beneath.h"
 
@@ -378,25 +378,6 @@ int storage_key_from_url(const struct storage *st, const char *file_url, char *k
     return rc;
 }
 
-/* True for localhost and loopback addresses, where plain http is harmless. */
-static bool host_is_loopback(const char *host)
-{
-    unsigned char addr[16];
-    char buf[64];
-    size_t n = strlen(host);
-
-    if (strcasecmp(host, "localhost") == 0)
-        return true;
-    if (inet_pton(AF_INET, host, addr) == 1)
-        return addr[0] == 127;
-    if (n >= 2 && n - 2 < sizeof(buf) && host[0] == '[' && host[n - 1] == ']') {
-        memcpy(buf, host + 1, n - 2);
-        buf[n - 2] = '\0';
-        return strcmp(buf, "::1") == 0;
-    }
-    return false;
-}
-
 /* Logs a configuration error once and returns FILOT_EINVAL. */
 static int config_error(const char *reason)
 {
@@ -471,7 +452,7 @@ static int open_s3(struct storage *st, const struct storage_config *cfg, CURLU *
                cfg->secret_key[0] == '\0') {
         rc = config_error("CF_R2_ACCESS_KEY_ID and CF_R2_SECRET_ACCESS_KEY are required");
     } else {
-        if (strcasecmp(scheme, "http") == 0 && !host_is_loopback(host))
+        if (strcasecmp(scheme, "http") == 0 && !net_host_is_loopback(host))
             log_kv(LOG_WARN, "CF_R2_ENDPOINT uses plain http: traffic is not encrypted", LF_STR,
                    "host", host, LF_END);
         st->host = strdup(host);

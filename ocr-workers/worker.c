@@ -14,6 +14,7 @@
 #include "../common/clock.h"
 #include "../common/emf.h"
 #include "../common/log.h"
+#include "../common/net_url.h"
 #include "../common/status.h"
 #include "reading/decode.h"
 
@@ -54,6 +55,7 @@ static int open_queue_mode(struct worker *w)
                "DATABASE_URL or CF_R2_* settings were refused (see the line above)", LF_END);
         return FILOT_EXIT_CONFIG;
     }
+    net_warn_plain_http("BULI2_API_URL", w->cfg.buli2_url);
     if (lease_start(&w->lease, &w->cfg, w->instance, w->index) != 0)
         return FILOT_EXIT_FAILURE;
     w->env = (struct job_env){&w->cfg, &w->pl, w->q,        w->db, w->st,        &w->lease,

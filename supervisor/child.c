@@ -185,6 +185,36 @@ static bool is_private(const char *entry)
 }
 
 /*
+ * What filot-gpu-server may see of our environment: its own settings
+ * (OCR_*), the CUDA/NVIDIA driver's, the C library's (locale, time zone,
+ * PATH, HOME, TMPDIR), the loader's library path (CUDA images put the
+ * driver there) and sanitizer options.  Everything else - REDIS_URL,
+ * DATABASE_URL, CF_R2_*, BULI2_*, AWS_* and whatever the host adds - is
+ * for the workers only: the GPU server talks to nothing but its socket.
+ * Variables of the config table that are dropped fall back to their
+ * defaults there, which are valid and unused by the server.
+ */
+static const char *const gpu_env_prefixes[] = {"OCR_", "CUDA_", "NVIDIA_", "__NV_", "LC_", NULL};
+static const char *const gpu_env_names[] = {
+    "PATH",         "HOME",          "LANG",         "LANGUAGE", "TZ", "TMPDIR", "LD_LIBRARY_PATH",
+    "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
+
+bool child_gpu_env_allowed(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (eq == NULL)
+        return false;
+    size_t len = (size_t)(eq - entry);
+    for (int i = 0; gpu_env_prefixes[i] != NULL; i++)
+        if (strncmp(entry, gpu_env_prefixes[i], strlen(gpu_env_prefixes[i])) == 0)
+            return true;
+    for (int i = 0; gpu_env_names[i] != NULL; i++)
+        if (strlen(gpu_env_names[i]) == len && strncmp(entry, gpu_env_names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/*
  * Builds argv/envp before fork: after fork only async-signal-safe calls
  * happen (the HTTP thread may hold malloc locks).  OMP_THREAD_LIMIT=1 must
  * be in the environment at exec: libgomp reads it before main().
@@ -205,8 +235,10 @@ pid_t child_spawn(const char *program, int index, const struct spawn_env *env)
         goto out;
     }
     size_t k = 0;
+    bool gpu_server = index < 0;
     for (size_t i = 0; i < n; i++)
-        if (!is_private(env->base_env[i]))
+        if (!is_private(env->base_env[i]) &&
+            (!gpu_server || child_gpu_env_allowed(env->base_env[i])))
             envp[k++] = env->base_env[i];
     owned[0] = env_entry("OCR_SHM_FD", env->shm_fd);
     owned[1] = env_entry("OCR_PARENT_FD", env->parent_fd);

@@ -97,7 +97,17 @@ bool child_crashlooping(const struct child *c, uint64_t now, const struct child_
 
 const char *child_state_name(enum child_state s);
 
-/* fork + exec of bin_dir/program with the prepared environment. */
+/*
+ * True when the "NAME=value" entry may pass to filot-gpu-server (index -1):
+ * its own OCR_* settings, CUDA/NVIDIA, locale, PATH, HOME, TZ, TMPDIR,
+ * LD_LIBRARY_PATH and sanitizer options; never the workers' credentials.
+ */
+bool child_gpu_env_allowed(const char *entry);
+
+/*
+ * fork + exec of bin_dir/program with the prepared environment; index < 0
+ * (the GPU server) gets only what child_gpu_env_allowed() lets through.
+ */
 pid_t child_spawn(const char *program, int index, const struct spawn_env *env);
 
 #endif

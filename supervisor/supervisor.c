@@ -44,25 +44,71 @@ static int find_bin_dir(char *out, size_t len)
     return 0;
 }
 
-/* OCR_RUNTIME_DIR, or a private /tmp/filot-ocrd.<pid> we create and remove. */
+/*
+ * Why an existing OCR_RUNTIME_DIR cannot hold our sockets, or NULL when it
+ * can: it must be a directory itself (not a symlink to one), owned by our
+ * effective uid and closed to group and others (0700), so nobody else can
+ * plant, replace or reach the control sockets.
+ */
+static const char *runtime_dir_unsafe(const char *path, char *why, size_t len)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) {
+        snprintf(why, len, "cannot stat it: %s", strerror(errno));
+        return why;
+    }
+    if (S_ISLNK(sb.st_mode))
+        return "it is a symbolic link; give the real directory";
+    if (!S_ISDIR(sb.st_mode))
+        return "it is not a directory";
+    if (sb.st_uid != geteuid()) {
+        snprintf(why, len, "it is owned by uid %u, not by this user (uid %u)", (unsigned)sb.st_uid,
+                 (unsigned)geteuid());
+        return why;
+    }
+    if ((sb.st_mode & 077) != 0) {
+        snprintf(why, len, "its mode is %04o: group and others must have no access (chmod 0700)",
+                 (unsigned)(sb.st_mode & 07777));
+        return why;
+    }
+    return NULL;
+}
+
+/*
+ * OCR_RUNTIME_DIR (created 0700 when missing, refused when unsafe:
+ * FILOT_EINVAL), or a fresh private mkdtemp() directory
+ * /tmp/filot-ocrd.XXXXXX we create and remove: a predictable name could be
+ * created first by another user.
+ */
 static int make_runtime_dir(struct supervisor *s)
 {
-    if (s->cfg.runtime_dir[0] != '\0') {
-        snprintf(s->runtime_dir, sizeof s->runtime_dir, "%s", s->cfg.runtime_dir);
-        if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
-            log_kv(LOG_ERROR, "OCR_RUNTIME_DIR cannot be created", LF_STR, "path", s->runtime_dir,
+    char why[160];
+    if (s->cfg.runtime_dir[0] == '\0') {
+        snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/filot-ocrd.XXXXXX");
+        if (mkdtemp(s->runtime_dir) == NULL) {
+            log_kv(LOG_ERROR, "cannot create runtime directory", LF_STR, "path", s->runtime_dir,
                    LF_STR, "error", strerror(errno), LF_END);
             return FILOT_EIO;
         }
+        s->own_runtime_dir = true;
         return 0;
     }
-    snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/filot-ocrd.%d", (int)getpid());
+    snprintf(s->runtime_dir, sizeof s->runtime_dir, "%s", s->cfg.runtime_dir);
+    /* "dir/" would make lstat() follow a symlink named dir */
+    for (size_t n = strlen(s->runtime_dir); n > 1 && s->runtime_dir[n - 1] == '/'; n--)
+        s->runtime_dir[n - 1] = '\0';
     if (mkdir(s->runtime_dir, 0700) != 0 && errno != EEXIST) {
-        log_kv(LOG_ERROR, "cannot create runtime directory", LF_STR, "path", s->runtime_dir, LF_STR,
-               "error", strerror(errno), LF_END);
+        log_kv(LOG_ERROR, "OCR_RUNTIME_DIR cannot be created", LF_STR, "path", s->runtime_dir,
+               LF_STR, "error", strerror(errno), LF_END);
         return FILOT_EIO;
     }
-    s->own_runtime_dir = true;
+    const char *unsafe = runtime_dir_unsafe(s->runtime_dir, why, sizeof why);
+    if (unsafe != NULL) {
+        char msg[384];
+        snprintf(msg, sizeof msg, "OCR_RUNTIME_DIR %s is refused: %s", s->runtime_dir, unsafe);
+        log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", msg, LF_END);
+        return FILOT_EINVAL;
+    }
     return 0;
 }
 
@@ -150,9 +196,11 @@ int sup_init(struct supervisor *s)
     s->gpu_wanted = s->cfg.gpu_enabled || s->cfg.gpu_emulate;
     s->policy = (struct child_policy){s->cfg.backoff_min_ms, s->cfg.backoff_max_ms, STABLE_MS,
                                       CRASHLOOP_COUNT, CRASHLOOP_MS};
-    if (find_bin_dir(s->bin_dir, sizeof s->bin_dir) != 0 || setup_signals(s) != 0 ||
-        make_runtime_dir(s) != 0)
+    if (find_bin_dir(s->bin_dir, sizeof s->bin_dir) != 0 || setup_signals(s) != 0)
         return FILOT_EXIT_FAILURE;
+    int rc = make_runtime_dir(s);
+    if (rc != 0)
+        return rc == FILOT_EINVAL ? FILOT_EXIT_CONFIG : FILOT_EXIT_FAILURE;
     char name[64];
     shm_pool_remove_stale("filot-ocrd");
     snprintf(name, sizeof name, "/filot-ocrd.%d", (int)getpid());
