@@ -9,13 +9,14 @@ BUILD     := $(if $(SANITIZE),build-san,build)
 BIN       := $(BUILD)/bin
 OBJ       := $(BUILD)/obj
 
-PKGS      := tesseract lept jansson libmicrohttpd libsystemd libcurl libpq hiredis poppler-glib cairo uuid
+PKGS      := tesseract lept jansson libmicrohttpd libsystemd libcurl libpq hiredis poppler-glib cairo uuid \
+             libseccomp
 
 # Debian 12 packages (scripts/deps.sh installs them; the Dockerfile uses
 # the runtime list).  print-VAR prints one of these lists.
 DEB_BUILD_PKGS   := build-essential pkg-config libtesseract-dev libleptonica-dev libnng-dev \
                     libjansson-dev libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev \
-                    libpq-dev libhiredis-dev libpoppler-glib-dev uuid-dev
+                    libpq-dev libhiredis-dev libpoppler-glib-dev uuid-dev libseccomp-dev
 DEB_RUNTIME_PKGS := tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind
 DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick fonts-dejavu-core \
                     prometheus curl procps redis-server postgresql-15 python3 img2pdf \

@@ -29,7 +29,8 @@ enum var_kind {
     K_LOGLEVEL,
     K_STEPS,
     K_PII,
-    K_DECISION
+    K_DECISION,
+    K_SECCOMP
 };
 
 struct var_def {
@@ -135,6 +136,9 @@ static const struct var_def vars[] = {
     VAR(K_DECISION, "OCR_DECISION_POLICY", "strict", decision_compat, 0, 0,
         "strict: auto_approve needs the declared type's words, the essential fields read surely "
         "and a NIK agreeing with them; compat: the original's score >= 75"),
+    VAR(K_SECCOMP, "OCR_SECCOMP", "on", seccomp, 0, 0,
+        "on: OCR workers run under a seccomp allow-list, other system calls kill them; log: "
+        "only logged (audit log), the dangerous ones still kill; off: no filter"),
     VAR(K_STR, "OCR_EMF_NAMESPACE", "FiLot/OCR", emf_namespace, 0, 0,
         "CloudWatch EMF namespace of metric log lines; empty: off"),
 };
@@ -277,6 +281,12 @@ static int parse_var(const struct var_def *d, const char *val, struct filot_conf
             return FILOT_EINVAL;
         }
         *(bool *)(base + d->offset) = strcmp(val, "compat") == 0;
+        return 0;
+    case K_SECCOMP:
+        if (sandbox_mode_parse(val, (enum sandbox_mode *)(base + d->offset)) != 0) {
+            snprintf(err, errlen, "%s must be on, log or off, got \"%s\"", d->pub.name, val);
+            return FILOT_EINVAL;
+        }
         return 0;
     case K_LOGLEVEL:
         if (log_level_parse(val, (enum log_level *)(base + d->offset)) != 0) {

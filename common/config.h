@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 struct filot_config {
     /* compatibility names (doc/COMPATIBILITY.md section 9) */
@@ -67,6 +68,7 @@ struct filot_config {
     bool result_pii_full;        /* OCR_RESULT_PII=full: publish NIK/NPWP unmasked */
     bool decision_compat;        /* OCR_DECISION_POLICY=compat: the original's score rule */
     char emf_namespace[64];      /* OCR_EMF_NAMESPACE: "" disables EMF metric lines */
+    enum sandbox_mode seccomp;   /* OCR_SECCOMP: filter of the OCR workers (sandbox.h) */
 };
 
 /* Every bad variable of one start, in table order (the first 16 kept). */

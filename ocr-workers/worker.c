@@ -15,6 +15,7 @@
 #include "../common/emf.h"
 #include "../common/log.h"
 #include "../common/net_url.h"
+#include "../common/sandbox.h"
 #include "../common/status.h"
 #include "reading/decode.h"
 
@@ -63,6 +64,23 @@ static int open_queue_mode(struct worker *w)
     return 0;
 }
 
+/* OCR_SECCOMP: from here on only the system calls a job needs (common/sandbox.h). */
+static int apply_sandbox(struct worker *w)
+{
+    char err[256];
+    if (sandbox_apply(w->cfg.seccomp, err, sizeof err) != 0) {
+        log_kv(LOG_ERROR, "Cannot apply the seccomp filter; OCR_SECCOMP=off runs without it",
+               LF_STR, "error", err, LF_END);
+        return FILOT_EXIT_CONFIG;
+    }
+    log_kv(w->cfg.seccomp == SANDBOX_ON ? LOG_INFO : LOG_WARN, "Worker sandbox", LF_INT, "index",
+           (long long)w->index, LF_STR, "seccomp", sandbox_mode_name(w->cfg.seccomp), LF_INT,
+           "allowedSyscalls",
+           (long long)(w->cfg.seccomp == SANDBOX_OFF ? 0 : sandbox_allowed_count()), LF_BOOL,
+           "noNewPrivs", w->cfg.seccomp != SANDBOX_OFF, LF_END);
+    return 0;
+}
+
 int worker_init(struct worker *w)
 {
     char err[512];
@@ -95,6 +113,8 @@ int worker_init(struct worker *w)
     gpu_client_init(&w->pl.gpu, &w->pool, getenv("OCR_RUNTIME_DIR"), w->index,
                     w->cfg.gpu_deadline_ms);
     rc = w->cfg.job_source[0] != '\0' ? open_ipc_mode(w) : open_queue_mode(w);
+    if (rc == 0)
+        rc = apply_sandbox(w);
     if (rc != 0)
         return rc;
     atomic_store(&w->me->job_started_ms, 0);

@@ -40,7 +40,10 @@ struct worker {
     bool reaped_once;
 };
 
-/* Start-up.  Returns 0 or a process exit code (FILOT_EXIT_*). */
+/*
+ * Start-up; ends by applying OCR_SECCOMP (common/sandbox.h) before the
+ * worker reports ready.  Returns 0 or a process exit code (FILOT_EXIT_*).
+ */
 int worker_init(struct worker *w);
 
 /*

@@ -14,11 +14,12 @@
 IMAGE_BUILD_PKGS := ca-certificates curl build-essential pkg-config libtesseract-dev \
                     libleptonica-dev libnng-dev libhiredis-dev libpq-dev libcurl4-openssl-dev \
                     libjansson-dev libmicrohttpd-dev libsystemd-dev libpoppler-glib-dev \
-                    libcairo2-dev uuid-dev cuda-nvcc-12-4 cuda-cudart-dev-12-4
+                    libcairo2-dev uuid-dev libseccomp-dev cuda-nvcc-12-4 \
+                    cuda-cudart-dev-12-4
 
 # Runtime stage: shared libraries, Tesseract with the ind and eng models,
 # CA certificates (TLS to R2 / PostgreSQL / BULI2) and curl (HEALTHCHECK).
 IMAGE_RUNTIME_PKGS := ca-certificates curl tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind \
                       libtesseract5 liblept5 libnng1 libhiredis0.14 libpq5 libcurl4 \
                       libjansson4 libmicrohttpd12 libsystemd0 libpoppler-glib8 libcairo2 \
-                      libuuid1
+                      libuuid1 libseccomp2

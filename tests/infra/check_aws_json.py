@@ -140,6 +140,16 @@ def check_task():
     expect(lp.get("sharedMemorySize") == 2048, "linuxParameters.sharedMemorySize must be 2048")
     expect(lp.get("initProcessEnabled") is False,
            "initProcessEnabled must be false (filot-ocrd is PID-1 safe)")
+    # least privilege (issue 9): read-only root, tmpfs where the daemon writes
+    expect(c.get("readonlyRootFilesystem") is True, "readonlyRootFilesystem must be true")
+    tmpfs = {m.get("containerPath"): m for m in lp.get("tmpfs", [])}
+    env0 = env_of(c)
+    for path in (env0.get("OCR_RUNTIME_DIR", "/run/filot-ocrd"), "/tmp"):
+        expect(path in tmpfs, f"linuxParameters.tmpfs must mount {path} (read-only root)")
+    rt = tmpfs.get(env0.get("OCR_RUNTIME_DIR", "/run/filot-ocrd"), {})
+    expect({"uid=1000", "gid=1000", "mode=0700"} <= set(rt.get("mountOptions", [])),
+           "the runtime-dir tmpfs must belong to the filot user (uid=1000, gid=1000, mode=0700)")
+    expect(env0.get("OCR_SECCOMP", "on") != "off", "OCR_SECCOMP must not be off in production")
     ul = {u["name"]: (u["softLimit"], u["hardLimit"]) for u in c.get("ulimits", [])}
     expect(ul.get("nofile") == (65535, 65535), "ulimit nofile 65535")
     expect(ul.get("memlock") == (-1, -1), "ulimit memlock -1")

@@ -240,10 +240,12 @@ c_systemd_unit() {
         EnvironmentFile=/etc/filot-ocrd/filot-ocrd.env Environment=OMP_THREAD_LIMIT=1 \
         Environment=OCR_RUNTIME_DIR=/run/filot-ocrd RuntimeDirectory=filot-ocrd \
         NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
-        LimitMEMLOCK=infinity ExecStart=/usr/local/bin/filot-ocrd; do
+        LimitMEMLOCK=infinity ExecStart=/usr/local/bin/filot-ocrd \
+        SystemCallFilter=@system-service SystemCallArchitectures=native ProtectProc=invisible; do
         grep -qxF "$line" "$u" || fail "$u lacks $line"
     done
-    for line in PrivateDevices MemoryDenyWriteExecute PrivateIPC DevicePolicy Type=forking; do
+    for line in PrivateDevices MemoryDenyWriteExecute PrivateIPC DevicePolicy Type=forking \
+        ProcSubset=pid; do
         if grep -q "^$line" "$u"; then
             fail "$u must not set $line (breaks CUDA or /dev/shm)"
         fi
