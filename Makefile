@@ -220,8 +220,9 @@ $(BUILD)/bench/%:
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
-bench: all $(BENCH_BINS)
+bench:
 	scripts/deps.sh bench
+	$(MAKE) all $(BENCH_BINS)
 	scripts/bench.sh
 
 # Soak under faults: two filot-ocrd on one queue, N documents, kills and
