@@ -26,6 +26,9 @@ DEB_TEST_PKGS    := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) check imagemagick font
                     python3-jsonschema
 DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core curl \
                     redis-server postgresql-15 python3 img2pdf
+# `make bench` (scripts/bench.sh): the card generator, bc, and gnuplot for the plot.
+DEB_BENCH_PKGS   := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core python3 \
+                    bc procps gnuplot-nox
 # Package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
 # The version every program reports (--version, build_info): the newest
@@ -210,7 +213,17 @@ run:
 	$(MAKE) all
 	scripts/run-local.sh
 
-bench: all
+# Benchmark programs (bench/*.c), built only for `make bench`.
+BENCH_BINS := $(BUILD)/bench/engine-limit $(BUILD)/bench/ipc-bench
+$(BUILD)/bench/engine-limit: $(OBJ)/bench/engine_limit.o
+$(BUILD)/bench/ipc-bench: $(OBJ)/bench/ipc_bench.o $(LIBCOMMON)
+$(BUILD)/bench/%:
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+bench:
+	scripts/deps.sh bench
+	$(MAKE) all $(BENCH_BINS)
 	scripts/bench.sh
 
 # Soak under faults: two filot-ocrd on one queue, N documents, kills and

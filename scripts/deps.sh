@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages filot-ocrd needs, only when some are
-# missing.  Usage: scripts/deps.sh build|test|run
+# missing.  Usage: scripts/deps.sh build|test|run|bench
 # The package lists live in the Makefile (DEB_BUILD_PKGS etc.), so the
 # Dockerfile and this script cannot drift apart.
 set -euo pipefail
@@ -12,7 +12,8 @@ case "$what" in
 build) var=DEB_BUILD_PKGS ;;
 test) var=DEB_TEST_PKGS ;;
 run) var=DEB_RUN_PKGS ;;
-*) echo "usage: $0 build|test|run" >&2; exit 2 ;;
+bench) var=DEB_BENCH_PKGS ;;
+*) echo "usage: $0 build|test|run|bench" >&2; exit 2 ;;
 esac
 # Python tools the tests use (moto_server as the R2 stand-in, botocore for
 # the AWS API models) come with pip, not apt: say so clearly when absent.

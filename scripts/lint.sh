@@ -40,7 +40,7 @@ check clang-format format_check
 check shellcheck shellcheck "${sh_files[@]}"
 check cppcheck cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
     --inline-suppr --std=c11 -D_GNU_SOURCE -I. --suppress=missingIncludeSystem \
-    common ipc supervisor gpu-server/server.c gpu-server/main.c ocr-workers cli
+    common ipc supervisor gpu-server/server.c gpu-server/main.c ocr-workers cli bench
 # The README's configuration table is the code's (filot-ocr config).
 readme_config() {
     [ -x build/bin/filot-ocr ] || make -s build/bin/filot-ocr || return 1
