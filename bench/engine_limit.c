@@ -122,6 +122,14 @@ static int run_child(int index, int procs, long total, PIX **pix, int npix, cons
     return rc;
 }
 
+/* Releases the first n decoded images and the array. */
+static void free_pix(PIX **pix, int n)
+{
+    for (int i = 0; i < n; i++)
+        pixDestroy(&pix[i]);
+    free(pix);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: engine-limit [-j PROCESSES] [-p PASSES] [-l LANGS] IMAGE...\n");
@@ -163,13 +171,14 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    PIX **pix = calloc((size_t)npix, sizeof *pix);
+    PIX **pix = calloc((size_t)npix, sizeof(PIX *));
     if (pix == NULL)
         return 1;
     for (int i = 0; i < npix; i++) {
         pix[i] = pixRead(argv[optind + i]);
         if (pix[i] == NULL) {
             fprintf(stderr, "engine-limit: cannot decode %s\n", argv[optind + i]);
+            free_pix(pix, i);
             return 1;
         }
     }
@@ -178,15 +187,20 @@ int main(int argc, char **argv)
     int ready[2], go[2], result[2];
     if (pipe(ready) != 0 || pipe(go) != 0 || pipe(result) != 0) {
         perror("engine-limit: pipe");
+        free_pix(pix, npix);
         return 1;
     }
     pid_t *pids = calloc((size_t)procs, sizeof *pids);
-    if (pids == NULL)
+    if (pids == NULL) {
+        free_pix(pix, npix);
         return 1;
+    }
     for (long i = 0; i < procs; i++) {
         pids[i] = fork();
         if (pids[i] < 0) {
             perror("engine-limit: fork");
+            free(pids);
+            free_pix(pix, npix);
             return 1;
         }
         if (pids[i] == 0) {
@@ -234,15 +248,13 @@ int main(int argc, char **argv)
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             ok = 0;
     }
+    free_pix(pix, npix);
+    free(pids);
     if (!ok || sum.docs != total) {
         fprintf(stderr, "engine-limit: %ld of %ld documents done\n", sum.docs, total);
         return 1;
     }
     printf("processes=%ld docs=%ld seconds=%.3f docs_per_s=%.3f chars=%ld errors=%ld\n", procs,
            sum.docs, secs, (double)sum.docs / secs, sum.chars, sum.errors);
-    for (int i = 0; i < npix; i++)
-        pixDestroy(&pix[i]);
-    free(pix);
-    free(pids);
     return sum.errors == 0 ? 0 : 1;
 }

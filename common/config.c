@@ -46,7 +46,7 @@ struct var_def {
 /* One row: kind, name, default, field, bounds (K_INT / K_SIZE), help. */
 #define VAR(kind, name, def, field, lo, hi, help)                                                  \
     {                                                                                              \
-        {name, def, help, kind == K_SECRET}, kind, OFF(field), lo, hi,                             \
+        {name, def, help, (kind) == K_SECRET}, kind, OFF(field), lo, hi,                           \
             sizeof(((struct filot_config *)0)->field)                                              \
     }
 

@@ -670,7 +670,7 @@ int queue_status_read(struct queue *q, struct queue_status *st, int max_jobs)
                           q->k_owners,
                           q->cfg->attempts_key,
                           q->k_delayed,
-                          KEY_PREFIX "buli2:outbox",
+                          KEY_PREFIX "buli2:outbox", /* NOLINT(bugprone-suspicious-missing-comma) */
                           q->k_lock_prefix,
                           q->k_instance_prefix,
                           lim,

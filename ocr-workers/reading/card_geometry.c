@@ -469,7 +469,7 @@ int card_find(const struct pp_image *img, float quad[8])
     int rc = pp_thumbnail(img, CARD_THUMB_SIDE, &thumb, &tw, &th, &inv);
     if (rc != 0)
         return rc;
-    float q[8];
+    float q[8] = {0};
     rc = card_find_grey(thumb, tw, th, q);
     free(thumb);
     if (rc != 1)
