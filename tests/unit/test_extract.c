@@ -294,6 +294,54 @@ START_TEST(dropped_value_line_reread)
 }
 END_TEST
 
+/* Words of one unlabelled line at y, from x 30. */
+static void line(struct page_builder *b, const char *text, int y)
+{
+    static char buf[8][128];
+    static int k;
+    char *v = buf[k++ % 8];
+    strcpy(v, text);
+    int x = 30;
+    for (char *save = NULL, *t = strtok_r(v, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        x = add(b, t, x, y);
+}
+
+START_TEST(npwp_name_is_the_unlabelled_line_below_the_number)
+{
+    struct page_builder b = {0};
+    b.page.text = "";
+    line(&b, "DIREKTORAT JENDERAL PAJAK", 50);
+    row(&b, "NPWP", "3375174904113488", 100);
+    line(&b, "e", 130); /* a speck of the background read as a word */
+    line(&b, "YULIANTI HARTONO", 150);
+    row(&b, "NIK", "3375174904113488", 200);
+    line(&b, "JL. FATMAWATI NO. 102", 250);
+    json_t *o = extract_fields(DOC_NPWP, &b.page, NULL, NULL);
+    ck_assert_str_eq(str(o, "name"), "YULIANTI HARTONO");
+    json_decref(o);
+    /* the name line lost: the address or the NIK row is never taken for it */
+    static const char *const not_names[] = {"JL. FATMAWATI NO. 102", "KOTA PEKALONGAN",
+                                            "KPP PRATAMA SIDOARJO", "3375174904113488"};
+    for (size_t i = 0; i < sizeof not_names / sizeof not_names[0]; i++) {
+        struct page_builder c = {0};
+        c.page.text = "";
+        row(&c, "NPWP", "3375174904113488", 100);
+        line(&c, not_names[i], 150);
+        o = extract_fields(DOC_NPWP, &c.page, NULL, NULL);
+        ck_assert_msg(json_object_get(o, "name") == NULL, "%s taken as the name", not_names[i]);
+        json_decref(o);
+    }
+    struct page_builder d = {0}; /* a labelled name wins over the line below */
+    d.page.text = "";
+    row(&d, "NPWP", "3375174904113488", 100);
+    line(&d, "PT MAJU JAYA", 150);
+    row(&d, "Nama", "BUDI SANTOSO", 200);
+    o = extract_fields(DOC_NPWP, &d.page, NULL, NULL);
+    ck_assert_str_eq(str(o, "name"), "BUDI SANTOSO");
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(compat_fallback_on_plain_text)
 {
     struct ocr_page p = {0};
@@ -319,6 +367,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dropped_value_line_reread);
     tcase_add_test(tc, npwp_both_forms);
     tcase_add_test(tc, nik_second_pass_wins_when_consistent);
+    tcase_add_test(tc, npwp_name_is_the_unlabelled_line_below_the_number);
     tcase_add_test(tc, compat_fallback_on_plain_text);
     suite_add_tcase(s, tc);
     return s;
