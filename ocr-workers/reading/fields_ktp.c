@@ -187,7 +187,10 @@ static void put_header(json_t *o, json_t *conf, const struct layout *L)
 static void put_ktp_field(json_t *o, json_t *conf, const char *key, const struct value *v)
 {
     char s[VALUE_LEN], d[16];
-    if (strcmp(key, "name") == 0 || strcmp(key, "village") == 0 || strcmp(key, "district") == 0) {
+    if (strcmp(key, "name") == 0) {
+        text_clean_name(v->text, s, sizeof s);
+        layout_put(o, conf, key, s, v->conf);
+    } else if (strcmp(key, "village") == 0 || strcmp(key, "district") == 0) {
         text_clean_words(v->text, "'.-", 1, s, sizeof s);
         layout_put(o, conf, key, s, v->conf);
     } else if (strcmp(key, "birth") == 0) {

@@ -59,7 +59,7 @@ static int row_as_name(const struct row *r, struct value *v, char *out, size_t c
         return digits == 0 ? -1 : 0;
     if (digits > 1)
         return 0;
-    text_clean_words(v->text, "'.-", 0, out, cap);
+    text_clean_name(v->text, out, cap);
     char first[32] = "";
     text_append_letters(r->w[v->from]->text, first, sizeof first);
     for (const char *const *p = NOT_NAME_STARTS; *p; p++)
@@ -68,7 +68,7 @@ static int row_as_name(const struct row *r, struct value *v, char *out, size_t c
     size_t k;
     if (layout_match_label(r, NPWP_LABELS, sizeof NPWP_LABELS / sizeof NPWP_LABELS[0], &k) >= 0)
         return 0;
-    return out[strspn(out, " '.-")] != '\0';
+    return out[0] != '\0';
 }
 
 /* The name on the rows just below the number row, when no "Nama" row gave one. */
@@ -102,7 +102,7 @@ void fields_npwp(json_t *o, json_t *conf, const struct layout *L, extract_reread
         if (v.to == v.from)
             continue;
         if (li == L_NAME) {
-            text_clean_words(v.text, "'.-", 1, s, sizeof s);
+            text_clean_name(v.text, s, sizeof s);
             layout_put(o, conf, "name", s, v.conf);
         } else if (li == L_NUMBER) {
             number_put_npwp(o, conf, &v, reread, ctx);

@@ -150,6 +150,32 @@ void text_clean_words(const char *in, const char *keep, int map_digits, char *ou
     out[n] = '\0';
 }
 
+void text_clean_name(const char *in, char *out, size_t cap)
+{
+    char words[256];
+    text_clean_words(in, "'.-", 1, words, sizeof words);
+    size_t n = 0, letters = 0;
+    out[0] = '\0';
+    for (char *save = NULL, *w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        while (*w && !isalpha((unsigned char)*w))
+            w++;
+        size_t len = strlen(w);
+        while (len > 0 && !isalpha((unsigned char)w[len - 1]))
+            len--;
+        if (len > 0 && w[len] == '.')
+            len++; /* "MOH. ASEP", "HJ. LIDYA": an abbreviation keeps its dot */
+        if (len == 0 || n + len + 2 > cap)
+            continue;
+        for (size_t i = 0; i < len; i++)
+            letters += isalpha((unsigned char)w[i]) != 0;
+        n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n ? " " : "", (int)len, w);
+    }
+    while (n > 0 && out[n - 1] == '.')
+        out[--n] = '\0'; /* not after the last word */
+    if (letters < 2)
+        out[0] = '\0';
+}
+
 /* A date DD-MM-YYYY from OCR text with digit repair; 0 or -1. */
 int text_clean_date(const char *in, char *out, size_t cap)
 {

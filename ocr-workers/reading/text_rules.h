@@ -35,6 +35,16 @@ const char *text_snap(const char *text, const char *const *vocab);
  */
 void text_clean_words(const char *in, const char *keep, int map_digits, char *out, size_t cap);
 
+/*
+ * A person's name: text_clean_words() with "'.-" kept and look-alike
+ * digits mapped, then every word without a letter dropped ("2", "-", a
+ * misread colon) and the punctuation at the ends of each word stripped
+ * ("'UMI" -> "UMI"; "MA'RUF" keeps its apostrophe, "MOH." its dot unless it
+ * ends the name).  out is "" when fewer
+ * than two letters remain: such a value is no name.
+ */
+void text_clean_name(const char *in, char *out, size_t cap);
+
 /* A date DD-MM-YYYY from OCR text with digit repair; 0 or -1. */
 int text_clean_date(const char *in, char *out, size_t cap);
 

@@ -342,6 +342,33 @@ START_TEST(npwp_name_is_the_unlabelled_line_below_the_number)
 }
 END_TEST
 
+START_TEST(name_cleaning)
+{
+    static const char *const cases[][2] = {
+        {"2 BUNGA SUTRISNO", "BUNGA SUTRISNO"}, /* a misread colon */
+        {"'UMI SETIADI", "UMI SETIADI"},
+        {"MA'RUF AMIN", "MA'RUF AMIN"},
+        {"MOH. ASEP TAMBUNAN", "MOH. ASEP TAMBUNAN"},
+        {"HJ. LIDYA.", "HJ. LIDYA"},
+        {"-", ""},
+        {"A", ""},
+        {": S1TI RAHAYU.", "SITI RAHAYU"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[64];
+        text_clean_name(cases[i][0], out, sizeof out);
+        ck_assert_msg(strcmp(out, cases[i][1]) == 0, "\"%s\" -> \"%s\", want \"%s\"", cases[i][0],
+                      out, cases[i][1]);
+    }
+    struct page_builder b = {0}; /* a name that is no name is left out, not approved */
+    b.page.text = "";
+    row(&b, "Nama", "-", 100);
+    json_t *o = extract_fields(DOC_KTP, &b.page, NULL, NULL);
+    ck_assert_ptr_null(json_object_get(o, "name"));
+    json_decref(o);
+}
+END_TEST
+
 START_TEST(compat_fallback_on_plain_text)
 {
     struct ocr_page p = {0};
@@ -368,6 +395,7 @@ static Suite *suite(void)
     tcase_add_test(tc, npwp_both_forms);
     tcase_add_test(tc, nik_second_pass_wins_when_consistent);
     tcase_add_test(tc, npwp_name_is_the_unlabelled_line_below_the_number);
+    tcase_add_test(tc, name_cleaning);
     tcase_add_test(tc, compat_fallback_on_plain_text);
     suite_add_tcase(s, tc);
     return s;
