@@ -215,7 +215,7 @@ run:
 
 # Benchmark programs (bench/*.c), built only for `make bench`.
 BENCH_BINS := $(BUILD)/bench/engine-limit $(BUILD)/bench/ipc-bench
-$(BUILD)/bench/engine-limit: $(OBJ)/bench/engine_limit.o
+$(BUILD)/bench/engine-limit: $(OBJ)/bench/engine_limit.o $(LIBCOMMON)
 $(BUILD)/bench/ipc-bench: $(OBJ)/bench/ipc_bench.o $(LIBCOMMON)
 $(BUILD)/bench/%:
 	@mkdir -p $(dir $@)

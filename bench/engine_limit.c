@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd_io.h"
+
 struct child_result {
     long docs;
     long chars;
@@ -45,36 +47,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /*
@@ -96,7 +68,7 @@ static int run_child(int index, int procs, long total, PIX **pix, int npix, cons
         byte = 0;
     }
     TessBaseAPISetPageSegMode(api, PSM_AUTO);
-    if (write_all(ready_fd, &byte, 1) != 0 || byte == 0)
+    if (fd_write_all(ready_fd, &byte, 1) != 0 || byte == 0)
         return 1;
     while (read(go_fd, &byte, 1) < 0 && errno == EINTR)
         ;
@@ -116,7 +88,7 @@ static int run_child(int index, int procs, long total, PIX **pix, int npix, cons
         TessBaseAPIClear(api);
         res.docs++;
     }
-    int rc = write_all(result_fd, &res, sizeof res) == 0 ? 0 : 1;
+    int rc = fd_write_all(result_fd, &res, sizeof res) == 0 ? 0 : 1;
     TessBaseAPIEnd(api);
     TessBaseAPIDelete(api);
     return rc;
@@ -218,7 +190,7 @@ int main(int argc, char **argv)
     int ok = 1;
     for (long i = 0; i < procs; i++) {
         char byte = 0;
-        if (read_all(ready[0], &byte, 1) != 0 || byte != 1) {
+        if (fd_read_all(ready[0], &byte, 1) != 0 || byte != 1) {
             fprintf(stderr, "engine-limit: a child failed to load the engine\n");
             ok = 0;
             break;
@@ -232,7 +204,7 @@ int main(int argc, char **argv)
     struct child_result sum = {0, 0, 0};
     for (long i = 0; i < procs; i++) {
         struct child_result r;
-        if (read_all(result[0], &r, sizeof r) != 0) {
+        if (fd_read_all(result[0], &r, sizeof r) != 0) {
             ok = 0;
             break;
         }

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fd_io.h"
 #include "common/status.h"
 #include "ipc/ipc_msg.h"
 #include "ipc/nng_chan.h"
@@ -61,36 +62,6 @@ static double now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /*
@@ -143,10 +114,10 @@ static int shm_sock_server(struct shm_pool *pool, int fd, size_t req_len)
 {
     for (;;) {
         uint8_t in[IPC_MSG_MAX], out[IPC_MSG_MAX];
-        if (read_all(fd, in, req_len) != 0)
+        if (fd_read_all(fd, in, req_len) != 0)
             return 0; /* the client closed: done */
         size_t len = serve(pool, in, req_len, out);
-        if (write_all(fd, out, len) != 0)
+        if (fd_write_all(fd, out, len) != 0)
             return 1;
     }
 }
@@ -160,12 +131,12 @@ static int socket_server(int fd, size_t max)
     memset(buf, 0, max);
     for (;;) {
         uint64_t n;
-        if (read_all(fd, &n, sizeof n) != 0)
+        if (fd_read_all(fd, &n, sizeof n) != 0)
             return 0; /* the client closed: done */
-        if (n > max || read_all(fd, buf, (size_t)n) != 0)
+        if (n > max || fd_read_all(fd, buf, (size_t)n) != 0)
             return 1;
         uint8_t ack = buf[0];
-        if (write_all(fd, &ack, 1) != 0)
+        if (fd_write_all(fd, &ack, 1) != 0)
             return 1;
     }
 }
@@ -253,7 +224,7 @@ static int shm_round(struct shm_pool *pool, nng_socket s, int fd, const uint8_t 
     } else {
         uint8_t in[IPC_MSG_MAX];
         size_t rep_len = ipc_encode_preproc_rep(&(struct ipc_preproc_rep){0}, in);
-        rc = write_all(fd, buf, len) == 0 && read_all(fd, in, rep_len) == 0
+        rc = fd_write_all(fd, buf, len) == 0 && fd_read_all(fd, in, rep_len) == 0
                  ? ipc_decode_preproc_rep(in, rep_len, &rep)
                  : -1;
     }
@@ -275,8 +246,8 @@ static int socket_round(int fd, const uint8_t *src, uint64_t size, double *t)
 {
     double t0 = now_us();
     uint8_t ack;
-    if (write_all(fd, &size, sizeof size) != 0 || write_all(fd, src, (size_t)size) != 0 ||
-        read_all(fd, &ack, 1) != 0 || ack != src[0]) {
+    if (fd_write_all(fd, &size, sizeof size) != 0 || fd_write_all(fd, src, (size_t)size) != 0 ||
+        fd_read_all(fd, &ack, 1) != 0 || ack != src[0]) {
         fprintf(stderr, "ipc-bench: socket round trip failed\n");
         return -1;
     }

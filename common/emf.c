@@ -7,7 +7,6 @@
  */
 #include "emf.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fd_io.h"
 #include "json_text.h"
 #include "status.h"
 
@@ -167,20 +167,7 @@ int emf_write(int fd, const char *ns, const char *service, const struct emf_metr
     }
     buf[len] = '\n';
     buf[len + 1] = '\0';
-    const char *p = buf;
-    size_t left = len + 1;
-    int rc = FILOT_OK;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            rc = FILOT_EIO;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    int rc = fd_write_all(fd, buf, len + 1);
     free(buf);
     return rc;
 }

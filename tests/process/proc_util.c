@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -528,4 +529,70 @@ void pu_scratch(char *buf, size_t len, const char *dir, const char *tag, const c
 {
     int n = snprintf(buf, len, "%s/%s%s", dir, tag, suffix);
     ck_assert_msg(n > 0 && (size_t)n < len, "scratch path too long: %s%s", tag, suffix);
+}
+
+void pu_add_case(struct pu_cases *c, Suite *s, const char *name, const TTest *test, int timeout_s,
+                 void (*setup)(void), void (*teardown)(void))
+{
+    TCase *tc = tcase_create(name);
+    if (c->n < (int)(sizeof c->names / sizeof c->names[0]))
+        c->names[c->n++] = name;
+    tcase_set_timeout(tc, timeout_s);
+    if (setup != NULL || teardown != NULL)
+        tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
+void pu_case_begin(struct pu_cases *c)
+{
+    const char *only = getenv("CK_RUN_CASE");
+    c->current = only != NULL ? only : c->begun < c->n ? c->names[c->begun] : "?";
+    c->begun++;
+    c->started_ms = pu_now_ms();
+}
+
+/* A SIGKILLed filot-ocrd cannot remove its segment: do it for it. */
+static void remove_segment(pid_t pid)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/filot-ocrd.%d", (int)pid);
+    shm_unlink(name);
+}
+
+void pu_case_end(struct pu_cases *c)
+{
+    const char *name = c->current != NULL ? c->current : "?";
+    int killed = pu_kill_descendants(remove_segment);
+    if (killed > 0)
+        pu_note(c->suite, "%s: killed %d process(es) the case left running", name, killed);
+    pu_note(c->suite, "runtime %-12s %6.1f s", name,
+            (double)(pu_now_ms() - c->started_ms) / 1000.0);
+}
+
+int pu_run_cases(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    int ran = srunner_ntests_run(sr);
+    srunner_free(sr);
+    return failed == 0 && ran > 0 ? 0 : 1;
+}
+
+void pu_scratch_done(const char *suite, const char *scratch, bool remove)
+{
+    if (scratch[0] == '\0')
+        return;
+    if (remove)
+        pu_rm_rf(scratch);
+    else
+        printf("# %s: scratch kept in %s\n", suite, scratch);
+}
+
+int pu_run_suite(Suite *s, const char *suite, const char *scratch)
+{
+    int rc = pu_run_cases(s);
+    pu_scratch_done(suite, scratch, rc == 0);
+    return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef FILOT_PROC_UTIL_H
 #define FILOT_PROC_UTIL_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -131,5 +132,43 @@ int pu_become_subreaper(void);
  * Returns how many processes it killed.
  */
 int pu_kill_descendants(void (*on_kill)(pid_t));
+
+/*
+ * A suite of one TCase per case, so that a failed case's processes die
+ * before the next begins.  Check runs the cases in the order they were
+ * added, or only the one CK_RUN_CASE names; the bookkeeping below gives
+ * each case its name and runtime in the notes.
+ */
+struct pu_cases {
+    const char *suite;     /* "test_runtime": the prefix of the notes */
+    const char *names[32]; /* in the order pu_add_case() saw them */
+    int n;                 /* cases added */
+    int begun;             /* cases begun so far */
+    const char *current;   /* the running case's name */
+    uint64_t started_ms;   /* when it began */
+};
+
+/* Adds a case with its timeout (s) and unchecked fixture (either may be NULL). */
+void pu_add_case(struct pu_cases *c, Suite *s, const char *name, const TTest *test, int timeout_s,
+                 void (*setup)(void), void (*teardown)(void));
+
+/* Call first in a case's setup: names the case and starts its clock. */
+void pu_case_begin(struct pu_cases *c);
+
+/*
+ * Call in a case's teardown: SIGKILLs what the case left running (and
+ * removes the shared-memory segment of a killed filot-ocrd), notes the
+ * case's runtime.
+ */
+void pu_case_end(struct pu_cases *c);
+
+/* Runs the suite (the runner takes s over): 0 when cases ran and all passed, else 1. */
+int pu_run_cases(Suite *s);
+
+/* Removes the scratch folder (may be "") when remove is set, else notes where it is kept. */
+void pu_scratch_done(const char *suite, const char *scratch, bool remove);
+
+/* pu_run_cases(), then pu_scratch_done() removing the scratch only when all passed. */
+int pu_run_suite(Suite *s, const char *suite, const char *scratch);
 
 #endif

@@ -246,13 +246,11 @@ START_TEST(compat_is_the_original_rule)
 }
 END_TEST
 
+static struct pu_cases cases = {.suite = "test_decision"};
+
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
-    TCase *tc = tcase_create(name);
-    tcase_set_timeout(tc, CASE_TIMEOUT);
-    tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test);
-    suite_add_tcase(s, tc);
+    pu_add_case(&cases, s, name, test, CASE_TIMEOUT, setup, teardown);
 }
 
 int main(void)
@@ -263,14 +261,5 @@ int main(void)
     add_case(s, "strict_review", strict_refuses_what_the_score_approves);
     add_case(s, "strict_approve", strict_approves_clean_cards);
     add_case(s, "compat", compat_is_the_original_rule);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (dir[0] != '\0' && failed == 0)
-        pu_rm_rf(dir);
-    else if (dir[0] != '\0')
-        printf("# test_decision: scratch kept in %s\n", dir);
-    return failed == 0 && ran > 0 ? 0 : 1;
+    return pu_run_suite(s, "test_decision", dir);
 }

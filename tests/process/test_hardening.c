@@ -30,40 +30,25 @@
 static const char OCRD_BIN[] = TEST_BIN_DIR "/filot-ocrd";
 
 static char suite_dir[64];
-static uint64_t case_started_ms;
-static const char *case_names[8]; /* in the order add_case() saw them */
-static int ncases;
-static int case_no;
-static const char *case_name = "?";
+static struct pu_cases cases = {.suite = "test_hardening"};
 
 #define note(...)                      pu_note("test_hardening", __VA_ARGS__)
 #define scratch(buf, len, tag, suffix) pu_scratch(buf, len, suite_dir, tag, suffix)
 
+/* Unchecked setup: the suite's scratch folder once, then the case's bookkeeping. */
 static void case_setup(void)
 {
-    const char *only = getenv("CK_RUN_CASE");
-    case_name = only != NULL ? only : case_no < ncases ? case_names[case_no] : "?";
-    case_no++;
     if (suite_dir[0] == '\0') {
         snprintf(suite_dir, sizeof suite_dir, "/tmp/test_hardening.XXXXXX");
         ck_assert_int_eq(pu_mkdtemp(suite_dir), 0);
     }
-    case_started_ms = pu_now_ms();
+    pu_case_begin(&cases);
 }
 
-static void remove_segment(pid_t pid)
-{
-    char name[64];
-    snprintf(name, sizeof name, "/filot-ocrd.%d", (int)pid);
-    shm_unlink(name);
-}
-
+/* Unchecked teardown: kills leftovers of a failed case, prints its runtime. */
 static void case_teardown(void)
 {
-    int killed = pu_kill_descendants(remove_segment);
-    if (killed > 0)
-        note("%s: killed %d process(es) the case left running", case_name, killed);
-    note("runtime %-12s %6.1f s", case_name, (double)(pu_now_ms() - case_started_ms) / 1000.0);
+    pu_case_end(&cases);
 }
 
 struct daemon {
@@ -365,13 +350,7 @@ END_TEST
 
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
-    TCase *tc = tcase_create(name);
-    if (ncases < (int)(sizeof case_names / sizeof case_names[0]))
-        case_names[ncases++] = name;
-    tcase_set_timeout(tc, CASE_TIMEOUT);
-    tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
-    tcase_add_test(tc, test);
-    suite_add_tcase(s, tc);
+    pu_add_case(&cases, s, name, test, CASE_TIMEOUT, case_setup, case_teardown);
 }
 
 int main(void)
@@ -383,14 +362,5 @@ int main(void)
     add_case(s, "default_dir", test_default_dir_and_sockets);
     add_case(s, "listener", test_listener_mode);
     add_case(s, "gpu_env", test_gpu_server_environment);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (suite_dir[0] != '\0' && failed == 0)
-        pu_rm_rf(suite_dir);
-    else if (suite_dir[0] != '\0')
-        printf("# test_hardening: scratch kept in %s\n", suite_dir);
-    return failed == 0 && ran > 0 ? 0 : 1;
+    return pu_run_suite(s, "test_hardening", suite_dir);
 }

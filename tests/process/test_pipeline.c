@@ -1565,18 +1565,11 @@ int main(void)
     add_case(s, "bad_input", test_bad_input);
     add_case(s, "retries", test_retries);
     add_case(s, "scale_out", test_scale_out);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
+    int rc = pu_run_cases(s);
     if (srv.dir[0] != '\0')
         pl_servers_stop(&srv);
     for (int i = 0; i < NCARDS; i++)
         json_decref(card_truth[i]);
-    if (suite_dir[0] != '\0' && failed == 0 && getenv("PIPELINE_KEEP") == NULL)
-        pu_rm_rf(suite_dir);
-    else if (suite_dir[0] != '\0')
-        printf("# test_pipeline: scratch kept in %s\n", suite_dir);
-    return failed == 0 && ran > 0 ? 0 : 1;
+    pu_scratch_done("test_pipeline", suite_dir, rc == 0 && getenv("PIPELINE_KEEP") == NULL);
+    return rc;
 }

@@ -49,11 +49,7 @@ static char suite_dir[64];         /* scratch of the whole suite */
 static char card_buf[NCARDS][160]; /* rendered cards, manifest order */
 static const char *cards[NCARDS];  /* pointers into card_buf */
 static bool cards_ready;
-static uint64_t case_started_ms;
-static const char *case_names[32]; /* in the order add_case() saw them */
-static int ncases;
-static int case_no; /* cases begun so far */
-static const char *case_name;
+static struct pu_cases cases = {.suite = "test_runtime"};
 
 #define note(...)                      pu_note("test_runtime", __VA_ARGS__)
 #define scratch(buf, len, tag, suffix) pu_scratch(buf, len, suite_dir, tag, suffix)
@@ -103,36 +99,18 @@ static void generate_cards(void)
     cards_ready = true;
 }
 
-/*
- * Unchecked setup: cards once per suite, then the case's name and start
- * time.  Check runs the cases in the order they were added, or only the
- * one CK_RUN_CASE names.
- */
+/* Unchecked setup: cards once per suite, then the case's bookkeeping. */
 static void case_setup(void)
 {
-    const char *only = getenv("CK_RUN_CASE");
-    case_name = only != NULL ? only : case_no < ncases ? case_names[case_no] : "?";
-    case_no++;
     if (!cards_ready)
         generate_cards();
-    case_started_ms = pu_now_ms();
-}
-
-/* A killed filot-ocrd cannot remove its segment: do it for it. */
-static void remove_segment(pid_t pid)
-{
-    char name[64];
-    snprintf(name, sizeof name, "/filot-ocrd.%d", (int)pid);
-    shm_unlink(name);
+    pu_case_begin(&cases);
 }
 
 /* Unchecked teardown: kills leftovers of a failed case, prints its runtime. */
 static void case_teardown(void)
 {
-    int killed = pu_kill_descendants(remove_segment);
-    if (killed > 0)
-        note("%s: killed %d process(es) the case left running", case_name, killed);
-    note("runtime %-12s %6.1f s", case_name, (double)(pu_now_ms() - case_started_ms) / 1000.0);
+    pu_case_end(&cases);
 }
 
 /* ---- filot-ocr ocr ---------------------------------------------------- */
@@ -1115,16 +1093,9 @@ START_TEST(test_supervisor_forged_header)
 }
 END_TEST
 
-/* One TCase per case, so a failed case's processes die before the next. */
 static void add_case(Suite *s, const char *name, const TTest *test)
 {
-    TCase *tc = tcase_create(name);
-    if (ncases < (int)(sizeof case_names / sizeof case_names[0]))
-        case_names[ncases++] = name;
-    tcase_set_timeout(tc, CASE_TIMEOUT);
-    tcase_add_unchecked_fixture(tc, case_setup, case_teardown);
-    tcase_add_test(tc, test);
-    suite_add_tcase(s, tc);
+    pu_add_case(&cases, s, name, test, CASE_TIMEOUT, case_setup, case_teardown);
 }
 
 int main(void)
@@ -1146,14 +1117,5 @@ int main(void)
     add_case(s, "kill_progress", test_kill_after_progress);
     add_case(s, "gpu_hostile", test_gpu_server_hostile_requests);
     add_case(s, "forged_header", test_supervisor_forged_header);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    if (suite_dir[0] != '\0' && failed == 0)
-        pu_rm_rf(suite_dir);
-    else if (suite_dir[0] != '\0')
-        printf("# test_runtime: scratch kept in %s\n", suite_dir);
-    return failed == 0 && ran > 0 ? 0 : 1;
+    return pu_run_suite(s, "test_runtime", suite_dir);
 }

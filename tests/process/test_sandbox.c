@@ -255,9 +255,5 @@ int main(void)
     tcase_add_test(tc, test_jobs_complete_filtered);
     tcase_add_test(tc, test_bad_value);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return pu_run_cases(s);
 }
