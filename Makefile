@@ -28,7 +28,7 @@ DEB_RUN_PKGS     := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-deja
                     redis-server postgresql-15 python3 img2pdf
 # `make bench` (scripts/bench.sh): the card generator, bc, and gnuplot for the plot.
 DEB_BENCH_PKGS   := $(DEB_BUILD_PKGS) $(DEB_RUNTIME_PKGS) imagemagick fonts-dejavu-core python3 \
-                    bc procps gnuplot-nox
+                    bc procps gnuplot-nox curl redis-server postgresql-15
 # Package lists of the container image (infra/docker/Dockerfile.gpu).
 -include infra/docker/packages.mk
 # The version every program reports (--version, build_info): the newest

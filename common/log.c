@@ -112,6 +112,11 @@ void log_vkv(enum log_level level, const char *message, va_list ap)
         case LF_BOOL:
             val = json_boolean(va_arg(ap, int));
             break;
+        case LF_JSON: {
+            json_t *j = va_arg(ap, json_t *);
+            val = j ? json_incref(j) : json_null();
+            break;
+        }
         default:
             val = json_null();
             break;

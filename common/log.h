@@ -16,7 +16,7 @@
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Field types for log_kv(). */
-enum log_type { LF_END = 0, LF_STR, LF_INT, LF_DBL, LF_BOOL };
+enum log_type { LF_END = 0, LF_STR, LF_INT, LF_DBL, LF_BOOL, LF_JSON };
 
 void log_init(const char *program, enum log_level min_level);
 
@@ -32,7 +32,8 @@ int log_level_parse(const char *s, enum log_level *out);
  * log_kv(LOG_INFO, "Worker started", LF_INT, "index", (long long)3,
  *        LF_STR, "state", "idle", LF_END);
  * LF_INT takes long long, LF_DBL double, LF_BOOL int, LF_STR const char *
- * (NULL is written as null).
+ * (NULL is written as null), LF_JSON json_t * (borrowed: the caller keeps
+ * its reference; NULL is written as null).
  */
 void log_kv(enum log_level level, const char *message, ...);
 void log_vkv(enum log_level level, const char *message, va_list ap);

@@ -59,6 +59,7 @@ static const char *const allowed[] = {
     "readv",
     "writev",
     "openat",
+    "openat2", /* file:// storage: open_beneath() */
     "close",
     "fstat",
     "newfstatat",

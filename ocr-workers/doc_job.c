@@ -13,6 +13,7 @@
 #include "../common/status.h"
 #include "buli2.h"
 #include "pii.h"
+#include "stage_times.h"
 
 #define ERR_LEN           512
 #define INFRA_RETRY_MAXMS 60000u
@@ -33,6 +34,7 @@ struct attempt {
     bool have_row;
     bool not_found;
     json_t *result; /* pipeline result on success */
+    struct stage_times st;
     char err[ERR_LEN];
 };
 
@@ -50,7 +52,9 @@ static enum attempt_rc db_class(int rc)
 static enum attempt_rc fetch_and_ocr(struct job_env *env, struct attempt *a, bool force_cpu)
 {
     const struct claim *c = a->c;
+    uint64_t t = clock_mono_us();
     int rc = db_get_doc(env->db, c->id, &a->row, a->err, sizeof a->err);
+    stage_lap(&a->st, STAGE_ROW_READ, &t);
     if (rc == DB_NOT_FOUND) {
         a->not_found = true;
         snprintf(a->err, sizeof a->err, "Document not found");
@@ -62,6 +66,7 @@ static enum attempt_rc fetch_and_ocr(struct job_env *env, struct attempt *a, boo
     if (strcmp(a->row.status, "completed") == 0)
         return ATTEMPT_SKIP;
     rc = db_set_processing(env->db, c->id, a->err, sizeof a->err);
+    stage_lap(&a->st, STAGE_ROW_WRITE, &t);
     if (rc != DB_OK)
         return db_class(rc);
     enum doc_type type;
@@ -78,14 +83,17 @@ static enum attempt_rc fetch_and_ocr(struct job_env *env, struct attempt *a, boo
     uint8_t *buf = NULL;
     size_t len = 0;
     enum storage_error_kind kind;
-    if (storage_fetch(env->st, a->row.file_url, &buf, &len, &kind, a->err, sizeof a->err) != 0) {
+    t = clock_mono_us();
+    rc = storage_fetch(env->st, a->row.file_url, &buf, &len, &kind, a->err, sizeof a->err);
+    stage_lap(&a->st, STAGE_FETCH, &t);
+    if (rc != 0) {
         LOGJ(LOG_WARN,
              storage_is_local(env->st) ? "Document file read failed" : "Object fetch failed", c,
              LF_STR, "key", a->row.file_url, LF_STR, "reason", a->err, LF_BOOL, "transient",
              kind == STORAGE_TRANSIENT, LF_END);
         return kind == STORAGE_TRANSIENT ? ATTEMPT_INFRA : ATTEMPT_BAD_INPUT;
     }
-    struct pipeline_opts opts = {.type = type, .force_cpu = force_cpu};
+    struct pipeline_opts opts = {.type = type, .force_cpu = force_cpu, .times = &a->st};
     bool retryable = false;
     a->result = pipeline_run(env->pl, buf, len, &opts, &retryable);
     free(buf);
@@ -125,24 +133,32 @@ static enum attempt_rc write_results(struct job_env *env, struct attempt *a, boo
     int score = (int)json_integer_value(json_object_get(r, "score"));
     const char *decision = json_string_value(json_object_get(r, "decision"));
     const char *outcome = json_string_value(json_object_get(r, "outcome"));
+    uint64_t t = clock_mono_us();
     int rc = db_set_ocr_completed(env->db, id, text, a->err, sizeof a->err);
+    stage_lap(&a->st, STAGE_ROW_WRITE, &t);
     if (rc == DB_OK)
         LOGJ(LOG_INFO, "GPU OCR extraction completed", a->c, LF_INT, "textLength",
              (long long)strlen(text), LF_STR, "preprocess",
              json_string_value(json_object_get(r, "preprocess")), LF_END);
-    if (rc == DB_OK)
+    if (rc == DB_OK) {
+        t = clock_mono_us();
         rc = db_set_ai_evaluated(env->db, id, score, decision, parsed, a->err, sizeof a->err);
+        stage_lap(&a->st, STAGE_ROW_WRITE, &t);
+    }
     if (rc != DB_OK)
         return db_class(rc);
     LOGJ(LOG_INFO, "AI evaluation completed", a->c, LF_INT, "score", (long long)score, LF_STR,
          "decision", decision, LF_STR, "outcome", outcome, LF_END);
+    t = clock_mono_us();
     if (strcmp(outcome, "pending_manual_review") == 0 &&
         record_escalation(env, a, parsed, score) != 0) {
         snprintf(a->err, sizeof a->err, "cannot record the BULI2 escalation (Redis unavailable)");
         return ATTEMPT_INFRA;
     }
+    stage_lap(&a->st, STAGE_ESCALATE, &t);
     rc = db_complete(env->db, id, outcome, score, decision, parsed, text, applied, a->err,
                      sizeof a->err);
+    stage_lap(&a->st, STAGE_ROW_WRITE, &t);
     return rc == DB_OK ? ATTEMPT_OK : db_class(rc);
 }
 
@@ -183,8 +199,9 @@ static void publish(struct job_env *env, const struct claim *c, json_t *msg)
     free(text);
 }
 
-static void publish_success(struct job_env *env, const struct attempt *a)
+static void publish_success(struct job_env *env, struct attempt *a)
 {
+    uint64_t t = clock_mono_us();
     json_t *r = a->result;
     json_t *parsed = json_deep_copy(json_object_get(r, "parsedResult"));
     const char *text = json_string_value(json_object_get(r, "ocrText"));
@@ -205,6 +222,7 @@ static void publish_success(struct job_env *env, const struct attempt *a)
     if (msg != NULL)
         publish(env, a->c, msg);
     json_decref(msg);
+    stage_lap(&a->st, STAGE_PUBLISH, &t);
 }
 
 static void publish_failure(struct job_env *env, const struct claim *c, const char *error,
@@ -293,17 +311,21 @@ static uint32_t backoff_ms(uint32_t base, int attempts, uint32_t cap)
 
 /* One attempt; on success also writes, publishes and cleans up. */
 static enum attempt_rc attempt_once(struct job_env *env, const struct claim *c, bool force_cpu,
-                                    char *err, size_t errlen, bool *row_exists)
+                                    uint64_t claim_us, char *err, size_t errlen, bool *row_exists)
 {
     struct attempt a = {.c = c, .start_us = clock_mono_us()};
+    stage_add(&a.st, STAGE_CLAIM, claim_us);
     enum attempt_rc rc = fetch_and_ocr(env, &a, force_cpu);
     bool applied = false;
     if (rc == ATTEMPT_OK)
         rc = write_results(env, &a, &applied);
     if (rc == ATTEMPT_OK && applied) {
         publish_success(env, &a);
+        json_t *stages = stage_times_json(&a.st);
         LOGJ(LOG_INFO, "GPU Document OCR processed successfully", c, LF_INT, "processingTimeMs",
-             (long long)((clock_mono_us() - a.start_us) / 1000u), LF_END);
+             (long long)((clock_mono_us() - a.start_us) / 1000u), LF_JSON, "stagesMs", stages,
+             LF_END);
+        json_decref(stages);
         env->processed++;
         enum doc_type type = DOC_NONE;
         doc_type_parse(a.row.type, &type);
@@ -322,7 +344,7 @@ static enum attempt_rc attempt_once(struct job_env *env, const struct claim *c, 
     return rc;
 }
 
-void doc_job_run(struct job_env *env, const struct claim *c)
+void doc_job_run(struct job_env *env, const struct claim *c, uint64_t claim_us)
 {
     uint64_t start = clock_mono_us();
     char err[ERR_LEN];
@@ -331,13 +353,13 @@ void doc_job_run(struct job_env *env, const struct claim *c)
     LOGJ(LOG_INFO, "Incremented GPU attempt count", c, LF_INT, "attempts", (long long)c->attempts,
          LF_END);
     lease_hold(env->lease, c);
-    enum attempt_rc rc = attempt_once(env, c, false, err, sizeof err, &row_exists);
+    enum attempt_rc rc = attempt_once(env, c, false, claim_us, err, sizeof err, &row_exists);
     if (rc == ATTEMPT_FAULT && c->attempts >= (int)env->cfg->max_retries) {
         LOGJ(LOG_WARN, "GPU processing max retries exceeded", c, LF_STR, "error", err, LF_END);
         if (env->cfg->gpu_autofallback) {
             LOGJ(LOG_INFO, "Falling back to CPU OCR processing", c, LF_END);
             char cpu_err[ERR_LEN];
-            rc = attempt_once(env, c, true, cpu_err, sizeof cpu_err, &row_exists);
+            rc = attempt_once(env, c, true, claim_us, cpu_err, sizeof cpu_err, &row_exists);
             if (rc == ATTEMPT_FAULT || rc == ATTEMPT_BAD_INPUT)
                 snprintf(err, sizeof err, "GPU and CPU processing both failed: %.400s", cpu_err);
         } else {

@@ -37,8 +37,12 @@ struct job_env {
     struct shm_job_stats *stats; /* the worker's row (/metrics); NULL: not counted */
 };
 
-/* Runs a claimed job to one of: completed, failed, or queued for retry. */
-void doc_job_run(struct job_env *env, const struct claim *c);
+/*
+ * Runs a claimed job to one of: completed, failed, or queued for retry.
+ * claim_us: how long the claim took, the first of the job-done line's
+ * "stagesMs" (stage_times.h).
+ */
+void doc_job_run(struct job_env *env, const struct claim *c, uint64_t claim_us);
 
 /*
  * Counts a finished pipeline result in st for /metrics: completed (with its

@@ -85,6 +85,7 @@ int worker_init(struct worker *w)
 {
     char err[512];
     memset(w, 0, sizeof *w);
+    w->started_us = clock_mono_us();
     log_init("filot-ocr-worker", LOG_INFO);
     if (config_load(&w->cfg, err, sizeof err) != 0) {
         log_kv(LOG_ERROR, "Invalid configuration", LF_STR, "error", err, LF_END);
@@ -151,6 +152,16 @@ static json_t *run_job(struct worker *w, json_t *job, enum doc_type *type_out)
     return result;
 }
 
+/* Once per process: how long from start (worker_init) to the first job claimed. */
+static void note_first_claim(struct worker *w)
+{
+    if (w->claimed_once)
+        return;
+    w->claimed_once = true;
+    log_kv(LOG_INFO, "Worker claimed its first job", LF_INT, "index", (long long)w->index, LF_DBL,
+           "startupMs", (double)((clock_mono_us() - w->started_us + 5u) / 10u) / 100.0, LF_END);
+}
+
 /* Records the job in the worker table and decides whether to recycle. */
 static bool finish_job(struct worker *w, int *code)
 {
@@ -184,6 +195,7 @@ static bool step_ipc(struct worker *w, int *code)
         }
         return true;
     }
+    note_first_claim(w);
     uint64_t start = clock_mono_ms();
     atomic_store(&w->me->job_started_ms, start);
     atomic_store(&w->me->state, WS_BUSY);
@@ -290,7 +302,9 @@ static bool step_queue(struct worker *w, int *code)
     emit_queue_depth(w, now);
     sample_queue(w, now);
     struct claim c;
+    uint64_t claim_start = clock_mono_us();
     int rc = queue_claim(w->q, &c);
+    uint64_t claim_us = clock_mono_us() - claim_start;
     db_ensure(w->db); /* keeps the connection (and /health's view of it) current */
     report_deps(w);
     if (rc != 0) {
@@ -300,9 +314,10 @@ static bool step_queue(struct worker *w, int *code)
         }
         return true;
     }
+    note_first_claim(w);
     atomic_store(&w->me->job_started_ms, clock_mono_ms());
     atomic_store(&w->me->state, WS_BUSY);
-    doc_job_run(&w->env, &c);
+    doc_job_run(&w->env, &c, claim_us);
     report_deps(w);
     return finish_job(w, code);
 }

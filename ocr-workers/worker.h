@@ -24,6 +24,8 @@ struct worker {
     int parent_fd;
     struct pipeline pl;
     uint32_t jobs_this_process;
+    uint64_t started_us; /* worker_init, for the first-claim line's startupMs */
+    bool claimed_once;
     /* ipc mode: jobs from filot-ocr's channel */
     struct job_source src;
     bool ipc_mode;

@@ -103,7 +103,7 @@ static int preprocess(struct pipeline *pl, const struct pp_image *img, struct pp
  */
 static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi,
                     const float *card_quad, bool force_cpu, enum doc_type type,
-                    struct page_result *out, char *err, size_t errlen)
+                    struct stage_times *st, struct page_result *out, char *err, size_t errlen)
 {
     struct pp_params p;
     pp_params_default(pl->steps, &p);
@@ -117,17 +117,30 @@ static int ocr_page(struct pipeline *pl, const struct pp_image *img, int ppi,
     struct pp_result res = {0};
     struct gpu_lease lease = {0};
     out->where = "cpu";
+    uint64_t t = clock_mono_us();
     int rc =
         preprocess(pl, img, &p, force_cpu, &gray, &cpu_buf, &res, &lease, &out->where, err, errlen);
+    if (rc == 0 && strcmp(out->where, "gpu") == 0) {
+        /* the GPU server's own work is preprocessing, the rest of the round trip hand-off */
+        uint64_t round_trip = clock_mono_us() - t;
+        uint64_t gpu_us = res.elapsed_us < round_trip ? res.elapsed_us : round_trip;
+        stage_add(st, STAGE_PREPROCESS, gpu_us);
+        stage_add(st, STAGE_HANDOFF, round_trip - gpu_us);
+        t += round_trip;
+    } else {
+        stage_lap(st, STAGE_PREPROCESS, &t);
+    }
     if (rc == 0) {
         int eff_ppi = ppi > 0 && !p.warp ? (int)((float)ppi * p.scale + 0.5f) : ppi;
         struct ocr_page page = {0};
         rc = engine_recognize_page(pl->engine, gray, res.width, res.height, res.width, eff_ppi,
                                    &page);
+        stage_lap(st, STAGE_RECOGNISE, &t);
         if (rc != 0)
             snprintf(err, errlen, "Failed to perform OCR");
         if (rc == 0 && type != DOC_NONE)
             out->parsed = extract_document(pl->engine, type, gray, res.width, res.height, &page);
+        stage_lap(st, STAGE_EXTRACT, &t);
         if (rc == 0) {
             out->text = page.text;
             out->conf = page.mean_conf;
@@ -184,7 +197,9 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len,
                    const struct pipeline_opts *o, struct doc_text *d, char *err, size_t errlen)
 {
     struct pdf_doc *doc = NULL;
+    uint64_t t = clock_mono_us();
     int rc = pdf_open(buf, len, &doc, err, errlen);
+    stage_lap(o->times, STAGE_DECODE, &t);
     if (rc != 0)
         return rc;
     int n = pdf_page_count(doc);
@@ -193,11 +208,13 @@ static int ocr_pdf(struct pipeline *pl, const uint8_t *buf, size_t len,
     size_t tlen = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         struct pp_image img = {0};
+        t = clock_mono_us();
         rc = pdf_render_page(doc, i, (int)pl->cfg->pdf_dpi, pl->cfg->max_pixels, &img, err, errlen);
+        stage_lap(o->times, STAGE_DECODE, &t);
         struct page_result pr = {0};
         if (rc == 0)
             rc = ocr_page(pl, &img, (int)pl->cfg->pdf_dpi, NULL, o->force_cpu,
-                          i == 0 ? o->type : DOC_NONE, &pr, err, errlen);
+                          i == 0 ? o->type : DOC_NONE, o->times, &pr, err, errlen);
         if (rc == 0) {
             rc = append_text(&d->text, &tlen, pr.text, i == 0);
             note_page(d, &pr);
@@ -238,12 +255,15 @@ static int ocr_image(struct pipeline *pl, const uint8_t *buf, size_t len,
     struct pp_image img = {0};
     int ppi = 0;
     float quad[8];
+    uint64_t t = clock_mono_us();
     int rc = decode_image_scaled(buf, len, pl->cfg->max_pixels, DECODE_MIN_LONG_SIDE, &img, &ppi,
                                  NULL, err, errlen);
+    stage_lap(o->times, STAGE_DECODE, &t);
     struct page_result pr = {0};
+    const float *card = rc == 0 ? find_card(pl, &img, o->type, quad) : NULL;
+    stage_lap(o->times, STAGE_PREPROCESS, &t);
     if (rc == 0)
-        rc = ocr_page(pl, &img, ppi, find_card(pl, &img, o->type, quad), o->force_cpu, o->type, &pr,
-                      err, errlen);
+        rc = ocr_page(pl, &img, ppi, card, o->force_cpu, o->type, o->times, &pr, err, errlen);
     if (rc == 0) {
         d->text = pr.text;
         note_page(d, &pr);
@@ -292,6 +312,7 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
         json_decref(d.parsed);
         return pipeline_failure(err[0] ? err : filot_strerror(rc), o->type, start);
     }
+    uint64_t t = clock_mono_us();
     const char *where = d.any_gpu && !d.any_cpu ? "gpu" : "cpu";
     if (strcmp(where, "gpu") == 0)
         pl->gpu_jobs++;
@@ -309,6 +330,7 @@ json_t *pipeline_run(struct pipeline *pl, const uint8_t *buf, size_t len,
     json_object_set_new(result, "gpuProcessed", json_true());
     json_object_set_new(result, "preprocess", json_string(where));
     json_object_set_new(result, "pages", json_integer(d.pages));
+    stage_lap(o->times, STAGE_EXTRACT, &t); /* the verdict: parse fallback, score, decision */
     json_object_set_new(result, "processingTimeMs",
                         json_integer((json_int_t)((clock_mono_us() - start) / 1000u)));
     free(d.text);

@@ -14,6 +14,7 @@
 #include "doc_parse.h"
 #include "engine.h"
 #include "gpu_client.h"
+#include "ocr-workers/stage_times.h"
 
 struct pipeline {
     const struct filot_config *cfg;
@@ -25,8 +26,9 @@ struct pipeline {
 };
 
 struct pipeline_opts {
-    enum doc_type type; /* DOC_NONE: OCR only, no fields */
-    bool force_cpu;     /* the original's CPU fallback attempt */
+    enum doc_type type;        /* DOC_NONE: OCR only, no fields */
+    bool force_cpu;            /* the original's CPU fallback attempt */
+    struct stage_times *times; /* decode .. extract are added here; NULL: not timed */
 };
 
 /*

@@ -767,6 +767,53 @@ static char *scrape_completed(const struct daemon *d, const char *tag, int want)
  * The job figures of /metrics equal what the case saw: every completed
  * document once in the histogram and in jobs_total, decisions as published.
  */
+/*
+ * The per-stage times of every completed document (the job-done line's
+ * "stagesMs"): all stages present, none negative, the job's stages (all but
+ * the claim, which comes before the job's clock starts) within its
+ * processingTimeMs (an integer, truncated; the stages are rounded to 0.01 ms).
+ * A card job decodes and recognises, so those two are above zero.
+ */
+static void assert_stage_times(const struct daemon *d, const struct docs *ds)
+{
+    static const char *const keys[] = {"claim",    "rowRead",    "fetch",     "decode",
+                                       "handoff",  "preprocess", "recognise", "extract",
+                                       "rowWrite", "publish",    "escalate"};
+    const size_t nkeys = sizeof keys / sizeof keys[0];
+    char *text = pu_read_file(d->out, NULL), *save = NULL;
+    int seen = 0;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *j = json_loads(line, 0, NULL);
+        if (j == NULL || strcmp(pu_str(j, "message"), "GPU Document OCR processed successfully")) {
+            json_decref(j);
+            continue;
+        }
+        json_t *st = json_object_get(j, "stagesMs");
+        ck_assert_msg(json_is_object(st), "no stagesMs in %s", line);
+        ck_assert_int_eq((int)json_object_size(st), (int)nkeys);
+        double sum = 0;
+        for (size_t k = 0; k < nkeys; k++) {
+            json_t *v = json_object_get(st, keys[k]);
+            ck_assert_msg(json_is_number(v), "stagesMs.%s missing in %s", keys[k], line);
+            ck_assert_msg(json_number_value(v) >= 0, "stagesMs.%s negative", keys[k]);
+            if (strcmp(keys[k], "claim") != 0)
+                sum += json_number_value(v);
+        }
+        ck_assert_msg(json_number_value(json_object_get(st, "decode")) > 0, "no decode: %s", line);
+        ck_assert_msg(json_number_value(json_object_get(st, "recognise")) > 0, "no recognise: %s",
+                      line);
+        double total = (double)pu_int(j, "processingTimeMs", -1);
+        ck_assert_msg(sum <= total + 1.0 + 0.01 * (double)nkeys,
+                      "stages add up to %.2f ms, more than processingTimeMs %.0f: %s", sum, total,
+                      line);
+        seen++;
+        json_decref(j);
+    }
+    free(text);
+    ck_assert_int_eq(seen, ds->n);
+}
+
 static void assert_job_metrics(const struct daemon *d, int completed, int approved, int failed)
 {
     char *text = scrape_completed(d, "metrics", completed);
@@ -905,6 +952,8 @@ START_TEST(test_end_to_end)
     assert_redis_clean(srv.redis_port, &ds);
     assert_schemas(msgs, rows, "e2e");
     assert_job_metrics(&d, ds.n, approved, 0);
+    assert_stage_times(&d, &ds);
+    ck_assert_int_ge(count_log(&d, 1, "Worker claimed its first job", NULL), 1);
     assert_queue_gauges(&d, srv.redis_port);
     note("end to end: %d documents (%d cards, 1 PDF, 1 blank) in %.2f s = %.2f documents/s "
          "with 2 workers (enqueue to last completion)",
