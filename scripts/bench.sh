@@ -145,14 +145,14 @@ e2e() { # round -> wall seconds from the first enqueue to the last row completed
     done
     secs=$(elapsed "$t0")
     # recovery: SIGKILL one worker (it has done jobs, so the supervisor's
-    # first backoff step applies) until its replacement reports idle
+    # first backoff step applies) until its replacement reports ready
     idx=$((($1 - 1) % $(nproc)))
     victim=$(health "$port" | worker_field "$idx" pid)
     if [ -n "$victim" ] && kill -9 "$victim" 2>/dev/null; then
         t0=$(now)
         for _ in $(seq 1 300); do
             k=$(health "$port" | worker_field "$idx" pid state | tr '\n' ' ') || k=
-            if [ -n "${k% *}" ] && [ "${k%% *}" != "$victim" ] && [ "$k" = "${k%% *} idle " ]; then
+            if [ -n "${k% *}" ] && [ "${k%% *}" != "$victim" ] && [ "$k" = "${k%% *} ready " ]; then
                 elapsed "$t0" >>"$work/recovery"
                 break
             fi
@@ -305,7 +305,7 @@ fi
         printf 'filot-ocrd / filot-ocr 2 workers     %6.2fx\n' "$(echo "$w2_med / $e2e_med" | bc -l)"
         printf 'filot-ocrd / naive as shipped        %6.2fx\n' "$(echo "$shipped / $e2e_med" | bc -l)"
         [ ! -s "$work/recovery" ] ||
-            printf 'worker recovery after SIGKILL         %6.0f ms (median of %s kills, to replacement idle)\n' \
+            printf 'worker recovery after SIGKILL         %6.0f ms (median of %s kills, to replacement ready)\n' \
                 "$(echo "$rec_med * 1000" | bc -l)" "$(wc -l <"$work/recovery")"
         echo "per-stage times (stagesMs of the job-done log lines):"
         python3 -c 'import json, sys
