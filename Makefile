@@ -128,7 +128,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_UTIL) $(TEST_LIBS) $(SAN_OPTS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags check) -o $@ $(filter %.c %.o %.a,$^) \
 	    $(LDFLAGS) $(LDLIBS) $(CUDA_LIBS) $(shell pkg-config --libs check)
 # Process tests run the programs of the same build (build/bin or build-san/bin).
-PROC_UTIL  := $(filter-out tests/process/test_%.c,$(wildcard tests/process/*.c))
+PROC_UTIL  := $(filter-out tests/process/test_%.c,$(wildcard tests/process/*.c)) $(UNIT_UTIL)
 $(BUILD)/tests/%: tests/process/%.c $(PROC_UTIL) $(LIBCOMMON) $(SAN_OPTS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DTEST_BIN_DIR='"$(BIN)"' $(CFLAGS) $(shell pkg-config --cflags check) \

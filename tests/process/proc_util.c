@@ -3,6 +3,8 @@
  */
 #include "proc_util.h"
 
+#include "../unit/check_run.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <stdarg.h>
@@ -572,12 +574,7 @@ void pu_case_end(struct pu_cases *c)
 
 int pu_run_cases(Suite *s)
 {
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    int ran = srunner_ntests_run(sr);
-    srunner_free(sr);
-    return failed == 0 && ran > 0 ? 0 : 1;
+    return check_run(s);
 }
 
 void pu_scratch_done(const char *suite, const char *scratch, bool remove)
