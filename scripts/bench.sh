@@ -31,7 +31,13 @@ scale_n=${BENCH_SCALE:-$(nproc)}
 [ "$scale_n" -ge 2 ] || scale_n=2
 photo_n=${BENCH_PHOTOS:-$cards_n}
 [ "$photo_n" -le "$cards_n" ] || photo_n=$cards_n
+daemon_pid= # the end-to-end round's filot-ocrd while it runs
+cli=         # the memory run's filot-ocr while it runs
 cleanup() {
+    # a failed or interrupted run must not leave a daemon (it drains its workers)
+    for p in $daemon_pid $cli; do
+        kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
     if [ -f "$work/srv/env" ]; then tests/servers.sh stop "$work/srv" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
@@ -134,6 +140,7 @@ e2e() { # round -> wall seconds from the first enqueue to the last row completed
     CF_R2_ENDPOINT="file://$work/storage" HEALTH_PORT=$port OCR_GPU_CONCURRENCY=$(nproc) \
         OCR_GPU_POLL_INTERVAL=100 setsid "$bin/filot-ocrd" >"$work/e2e.$1.log" 2>&1 &
     pid=$!
+    daemon_pid=$pid
     for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
     t0=$(now)
     "$bin/filot-ocr" enqueue "${ids[@]}" >/dev/null
@@ -172,6 +179,7 @@ e2e() { # round -> wall seconds from the first enqueue to the last row completed
     fi
     kill -TERM "$pid" 2>/dev/null || true
     wait "$pid" || true
+    daemon_pid=
     echo "$secs"
 }
 
@@ -284,6 +292,7 @@ while kill -0 "$cli" 2>/dev/null; do
     sleep 0.2
 done
 wait "$cli" || true
+cli=
 fi
 
 {
