@@ -137,11 +137,17 @@ e2e() { # round -> wall seconds from the first enqueue to the last row completed
     port=$(free_port)
     mapfile -t ids < <(sql "INSERT INTO documents (id, user_id, type, file_url, status)
                             VALUES $values RETURNING id")
+    t0=$(now)
     CF_R2_ENDPOINT="file://$work/storage" HEALTH_PORT=$port OCR_GPU_CONCURRENCY=$(nproc) \
         OCR_GPU_POLL_INTERVAL=100 setsid "$bin/filot-ocrd" >"$work/e2e.$1.log" 2>&1 &
     pid=$!
     daemon_pid=$pid
-    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+    # start-up: exec to /ready 200 (workers loaded, Redis and PostgreSQL reachable)
+    for _ in $(seq 1 1500); do
+        curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
+        sleep 0.02
+    done
+    elapsed "$t0" >>"$work/startup"
     t0=$(now)
     "$bin/filot-ocr" enqueue "${ids[@]}" >/dev/null
     # Wait on the daemon's own job-done lines: tail -f sleeps until the log
@@ -197,6 +203,7 @@ if [ "$e2e_on" -ne 0 ] && ! e2e_setup; then
 fi
 : >"$work/naive" && : >"$work/limit" && : >"$work/ratio" && : >"$work/photo" && : >"$work/e2e"
 : >"$work/recovery"
+: >"$work/startup"
 for k in $(seq 1 "$scale_n"); do : >"$work/w$k"; done
 for r in $(seq 1 "$rounds"); do
     naive 1 "$(nproc)" >>"$work/naive"
@@ -220,6 +227,7 @@ ratio_med=$(median <"$work/ratio")
 e2e_med=0
 [ "$e2e_on" -eq 0 ] || e2e_med=$(median <"$work/e2e")
 rec_med=$(median <"$work/recovery")
+start_med=$(median <"$work/startup")
 photo_med=0
 [ "$photo_n" -eq 0 ] || photo_med=$(median <"$work/photo")
 # Per-stage p50 / p99 over the job-done lines of the end-to-end runs.
@@ -330,6 +338,9 @@ fi
         [ ! -s "$work/recovery" ] ||
             printf 'worker recovery after SIGKILL         %6.0f ms (median of %s kills, to replacement ready)\n' \
                 "$(echo "$rec_med * 1000" | bc -l)" "$(wc -l <"$work/recovery")"
+        [ ! -s "$work/startup" ] ||
+            printf 'start-up to /ready                    %6.0f ms (median of %s starts)\n' \
+                "$(echo "$start_med * 1000" | bc -l)" "$(wc -l <"$work/startup")"
         echo "per-stage times (stagesMs of the job-done log lines):"
         python3 -c 'import json, sys
 for k, v in json.load(open(sys.argv[1])).items():
@@ -383,6 +394,7 @@ out = {
         "over_filot_ocr_2_workers": round(float("$w2_med") / float("$e2e_med"), 3),
         "over_naive_shipped": round(float("$shipped") / float("$e2e_med"), 3),
         "worker_recovery_ms_median": round(float("${rec_med:-0}") * 1000, 1),
+        "startup_to_ready_ms_median": round(float("${start_med:-0}") * 1000, 1),
         "recovery_kills": $(wc -l <"$work/recovery"),
     },
     "stages": stages,
